@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The one command that sets up and runs every check and test:
+# system setup, UI type check / lint / build, Rust format / lint / tests, and
+# the GUI smoke test. Exits non-zero on the first failure.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+section() {
+  printf '\n==> %s\n' "$*"
+}
+
+trap 'status=$?; [ "$status" -eq 0 ] || printf "\n==> FAILED (exit %s)\n" "$status" >&2' EXIT
+
+section "setup: system packages"
+EASEL_SETUP_SKIP_NPM=1 bash scripts/setup-debian.sh
+
+section "ui: npm ci"
+(cd ui && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.easel-lock-stamp)
+
+section "ui: svelte-check"
+(cd ui && npm run check)
+
+section "ui: eslint"
+(cd ui && npm run lint)
+
+section "ui: build"
+(cd ui && npm run build)
+
+section "rust: cargo fmt --check"
+cargo fmt --all --check
+
+section "rust: cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "rust: cargo test"
+cargo test --workspace
+
+section "app: GUI smoke test"
+bash tests/app-smoke.sh
+
+section "all checks passed"

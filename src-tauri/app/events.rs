@@ -1,0 +1,47 @@
+//! Forwards job changes to the UI as `job-event` (a job summary, which
+//! carries its `seq`), in `seq` order.
+//!
+//! It reads changes from the database by `seq` rather than relaying the
+//! in-process channel directly, so changes made by another process (the CLI
+//! beside the app) reach the window too, and the UI never sees a gap it
+//! could not fill. The in-process channel only wakes it early.
+
+use easel_engine::Engine;
+use std::time::Duration;
+use tauri::{AppHandle, Emitter};
+use tokio::sync::broadcast::error::RecvError;
+
+pub const JOB_EVENT: &str = "job-event";
+const TICK: Duration = Duration::from_millis(500);
+
+pub async fn bridge(app: AppHandle, engine: Engine) {
+    let mut wake = engine.subscribe();
+    let mut seq = match engine.current_seq().await {
+        Ok(seq) => seq,
+        Err(e) => {
+            tracing::error!(error = %e, "event bridge cannot read the database");
+            0
+        }
+    };
+    loop {
+        match engine.changed_since(seq, 500).await {
+            Ok(jobs) => {
+                for job in jobs {
+                    seq = seq.max(job.seq);
+                    if let Err(e) = app.emit(JOB_EVENT, &job) {
+                        tracing::warn!(error = %e, "cannot emit a job event");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read job changes; retrying"),
+        }
+        tokio::select! {
+            r = wake.recv() => {
+                if let Err(RecvError::Closed) = r {
+                    return;
+                }
+            }
+            () = tokio::time::sleep(TICK) => {}
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! One function per subcommand: parse, call the engine, print.
+
+use crate::output;
+use clap::Args;
+use easel_engine::jobs::validate::parse_size;
+use easel_engine::{Engine, EngineError, JobStatus, ListQuery, NewJob, RunUntil};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    #[arg(long)]
+    prompt: String,
+    #[arg(long)]
+    provider: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+    /// WIDTHxHEIGHT
+    #[arg(long, default_value = "1024x1024")]
+    size: String,
+    #[arg(long, default_value_t = 1)]
+    count: u32,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long)]
+    negative: Option<String>,
+    /// Idempotency key: the same id twice yields the same job.
+    #[arg(long)]
+    request_id: Option<String>,
+    #[arg(long)]
+    json: bool,
+    /// Also run a worker here and return when the job is finished.
+    #[arg(long)]
+    wait: bool,
+}
+
+pub async fn generate(engine: &Engine, a: GenerateArgs) -> Result<ExitCode, EngineError> {
+    let (width, height) = parse_size(&a.size)?;
+    let job = engine
+        .create_job(NewJob {
+            request_id: a
+                .request_id
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            prompt: a.prompt,
+            negative_prompt: a.negative,
+            provider: a.provider,
+            model: a.model,
+            width,
+            height,
+            count: a.count,
+            seed: a.seed,
+        })
+        .await?;
+    if !a.wait {
+        if a.json {
+            output::json(&job);
+        } else {
+            println!("{}", job.id);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !a.json {
+        println!("{}", job.id);
+    }
+    engine
+        .run_worker(RunUntil::Settled(vec![job.id.clone()]))
+        .await?;
+    let detail = engine.detail(&job.id).await?;
+    if a.json {
+        output::json(&detail);
+    } else {
+        println!("{}", detail.job.status);
+        for asset in &detail.assets {
+            println!("{}", asset.path);
+        }
+        if let Some(msg) = &detail.job.error_message {
+            eprintln!(
+                "{}: {msg}",
+                detail.job.error_code.as_deref().unwrap_or("error")
+            );
+        }
+    }
+    Ok(if detail.job.status == JobStatus::Completed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    status: Option<String>,
+    #[arg(long)]
+    provider: Option<String>,
+    /// Search prompts (every word, as a prefix).
+    #[arg(long)]
+    search: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn list(engine: &Engine, a: ListArgs) -> Result<ExitCode, EngineError> {
+    let status = a
+        .status
+        .map(|s| s.parse::<JobStatus>())
+        .transpose()
+        .map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+    let jobs = engine
+        .list(ListQuery {
+            status,
+            provider: a.provider,
+            search: a.search,
+            before: None,
+            limit: Some(a.limit),
+        })
+        .await?;
+    if a.json {
+        output::json(&jobs);
+    } else {
+        for job in &jobs {
+            output::job_line(job);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn show(engine: &Engine, id: &str, json: bool) -> Result<ExitCode, EngineError> {
+    let detail = engine.detail(id).await?;
+    if json {
+        output::json(&detail);
+    } else {
+        output::detail(&detail);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Follows the database rather than this process's events, so it sees what
+/// any process (the app, another CLI) does.
+pub async fn watch(engine: &Engine, json: bool) -> Result<ExitCode, EngineError> {
+    let mut seq = engine.current_seq().await?;
+    loop {
+        for job in engine.changed_since(seq, 500).await? {
+            seq = seq.max(job.seq);
+            if json {
+                output::json_line(&easel_engine::JobEvent { seq: job.seq, job });
+            } else {
+                println!(
+                    "{} {} {} {}",
+                    job.seq,
+                    job.id,
+                    job.status,
+                    job.progress
+                        .map(|p| format!("{:.0}%", p * 100.0))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+}
+
+pub async fn work(engine: &Engine, until_idle: bool) -> Result<ExitCode, EngineError> {
+    if until_idle {
+        engine.run_worker(RunUntil::Idle).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    tokio::select! {
+        r = engine.run_worker(RunUntil::Forever) => r.map(|()| ExitCode::SUCCESS),
+        _ = tokio::signal::ctrl_c() => Ok(ExitCode::SUCCESS),
+    }
+}

@@ -1,0 +1,79 @@
+//! Runs the real `easel-cli` binary against temporary folders.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tempfile::TempDir;
+
+pub struct Cli {
+    pub data: TempDir,
+    pub library: TempDir,
+}
+
+impl Default for Cli {
+    fn default() -> Self {
+        Cli::new()
+    }
+}
+
+impl Cli {
+    pub fn new() -> Cli {
+        Cli {
+            data: tempfile::tempdir().expect("tmp data"),
+            library: tempfile::tempdir().expect("tmp library"),
+        }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_easel-cli"));
+        c.env("EASEL_DATA_DIR", self.data.path())
+            .env("EASEL_LIBRARY_DIR", self.library.path())
+            .env("EASEL_OFFLINE_LATENCY_MS", "300")
+            .env("EASEL_LEASE_MS", "600")
+            .env_remove("EASEL_CRASHPOINT")
+            .env_remove("EASEL_LOG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run easel-cli")
+    }
+
+    /// Run and require exit 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "easel-cli {args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let text = self.ok(args);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+    }
+
+    pub fn library_files(&self) -> Vec<PathBuf> {
+        walk(self.library.path())
+    }
+}
+
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

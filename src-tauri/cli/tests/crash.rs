@@ -1,0 +1,159 @@
+//! Crash tests: kill -9 the CLI worker at each phase of a job, restart it, and
+//! check the job finishes exactly once: terminal, no duplicate asset, no
+//! partial or temporary file, ledger balanced.
+
+mod common;
+
+use common::{walk, Cli};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// Start `work` stopped at `point`, wait until it gets there, SIGKILL it.
+fn kill_at(cli: &Cli, point: &str) {
+    let mut child = cli
+        .cmd()
+        .env("EASEL_CRASHPOINT", point)
+        .args(["work"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn worker");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.starts_with("EASEL_CRASHPOINT") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(60));
+    // kill() sends SIGKILL: no destructor, no flush, like a crash.
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let line = line.unwrap_or_else(|_| panic!("worker never reached {point}"));
+    assert!(line.contains(point), "{line}");
+}
+
+fn check_finished_once(cli: &Cli, id: &str, count: usize) {
+    let d = cli.json(&["show", id, "--json"]);
+    assert_eq!(d["job"]["status"], "completed", "{d:#}");
+    let assets = d["assets"].as_array().expect("assets");
+    assert_eq!(assets.len(), count);
+    let mut indexes: Vec<u64> = assets
+        .iter()
+        .filter_map(|a| a["output_index"].as_u64())
+        .collect();
+    indexes.dedup();
+    assert_eq!(indexes.len(), count, "duplicate asset rows");
+    let ledger = d["ledger"].as_array().expect("ledger");
+    let kinds: Vec<&str> = ledger.iter().filter_map(|l| l["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["reserve", "charge"],
+        "ledger not balanced: {ledger:?}"
+    );
+
+    let files = cli.library_files();
+    assert_eq!(files.len(), count, "library files: {files:?}");
+    for (file, asset) in files.iter().zip(assets) {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        assert!(!name.starts_with('.'), "temporary file left: {file:?}");
+        let bytes = std::fs::read(file).expect("read");
+        image::load_from_memory(&bytes).expect("complete, decodable image");
+        assert!(assets
+            .iter()
+            .any(|a| a["path"] == file.to_string_lossy().as_ref()));
+        assert!(std::path::Path::new(asset["thumb_path"].as_str().unwrap_or_default()).exists());
+    }
+    let thumbs = walk(&cli.data.path().join("cache"));
+    assert!(thumbs.iter().all(|p| !p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .starts_with('.')));
+}
+
+fn crash_and_recover(point: &str) {
+    let cli = Cli::new();
+    let id = cli
+        .ok(&[
+            "generate",
+            "--prompt",
+            "storm over the cliffs",
+            "--size",
+            "192x128",
+            "--count",
+            "2",
+            "--seed",
+            "9",
+        ])
+        .trim()
+        .to_string();
+    kill_at(&cli, point);
+    let started = Instant::now();
+    cli.ok(&["work", "--until-idle"]);
+    assert!(started.elapsed() < Duration::from_secs(120));
+    check_finished_once(&cli, &id, 2);
+    let d = cli.json(&["show", &id, "--json"]);
+    let timeline = d["timeline"].as_array().expect("timeline");
+    if point != "queued" {
+        assert!(
+            timeline.iter().any(|e| e["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("stopped mid-")),
+            "recovery not recorded: {timeline:?}"
+        );
+    }
+}
+
+#[test]
+fn crash_while_queued() {
+    crash_and_recover("queued");
+}
+
+#[test]
+fn crash_while_submitting() {
+    crash_and_recover("submitting");
+}
+
+#[test]
+fn crash_while_processing() {
+    crash_and_recover("processing");
+}
+
+#[test]
+fn crash_while_saving() {
+    crash_and_recover("saving");
+}
+
+#[test]
+fn crash_just_after_rename() {
+    crash_and_recover("after_rename");
+}
+
+#[test]
+fn a_job_that_keeps_crashing_the_worker_is_held_then_resumed_by_the_user() {
+    let cli = Cli::new();
+    let id = cli
+        .ok(&["generate", "--prompt", "x", "--size", "64x64"])
+        .trim()
+        .to_string();
+    // Three crashes in flight (the default crash limit) hold the job.
+    kill_at(&cli, "processing");
+    kill_at(&cli, "processing");
+    kill_at(&cli, "processing");
+    cli.ok(&["work", "--until-idle"]);
+    let d = cli.json(&["show", &id, "--json"]);
+    assert_eq!(d["job"]["held"], true, "{d:#}");
+    assert_eq!(d["job"]["status"], "processing");
+    assert!(cli.ok(&["list"]).contains("[held]"));
+    cli.ok(&["retry", &id]);
+    cli.ok(&["work", "--until-idle"]);
+    check_finished_once(&cli, &id, 1);
+}

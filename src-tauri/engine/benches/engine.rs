@@ -1,0 +1,160 @@
+//! `cargo bench -p easel-engine --bench engine`
+//!
+//! 1. `create_job` (durable commit plus its event) against a bare rusqlite
+//!    single-row insert transaction with the same pragmas, same file system.
+//! 2. A job's full lifecycle on the offline provider at zero latency against
+//!    the same number of bare commits.
+//!
+//! Criterion prints each figure; the summary at the end prints the ratios
+//! from interleaved runs (medians), which is what the README quotes.
+
+use criterion::Criterion;
+use easel_engine::{Config, Engine, NewJob, RunUntil};
+use rusqlite::{params, Connection};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn bare(dir: &Path) -> Connection {
+    let conn = Connection::open(dir.join("bare.db")).expect("open bare");
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .expect("wal");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("sync");
+    conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS t (id TEXT PRIMARY KEY, request_id TEXT UNIQUE, prompt TEXT)",
+    )
+    .expect("table");
+    conn
+}
+
+fn bare_insert(conn: &mut Connection, n: u64) {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .expect("begin");
+    tx.execute(
+        "INSERT INTO t (id, request_id, prompt) VALUES (?1, ?2, 'a lighthouse at dusk')",
+        params![format!("id-{n}"), format!("req-{n}")],
+    )
+    .expect("insert");
+    tx.commit().expect("commit");
+}
+
+fn engine(dir: &Path) -> Engine {
+    let lib = dir.join("library");
+    std::fs::create_dir_all(&lib).expect("library");
+    let mut c = Config::new(dir.join("data"), Some(lib));
+    c.offline.latency_ms = 0;
+    c.poll_interval_ms = 1;
+    Engine::open(c).expect("engine")
+}
+
+fn job(n: u64, size: u32) -> NewJob {
+    NewJob {
+        request_id: format!("bench-{n}-{}", uuid_like()),
+        prompt: "a lighthouse at dusk".into(),
+        negative_prompt: None,
+        provider: None,
+        model: None,
+        width: size,
+        height: size,
+        count: 1,
+        seed: Some(n),
+    }
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tmp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let eng = engine(dir.path());
+    let mut events = eng.subscribe();
+    let mut conn = bare(dir.path());
+    let mut n = 0u64;
+
+    let mut c = Criterion::default()
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(4))
+        .configure_from_args();
+    c.bench_function("create_job (durable + event)", |b| {
+        b.iter(|| {
+            n += 1;
+            rt.block_on(eng.create_job(job(n, 64))).expect("create");
+            while events.try_recv().is_ok() {}
+        })
+    });
+    c.bench_function("bare rusqlite insert transaction", |b| {
+        b.iter(|| {
+            n += 1;
+            bare_insert(&mut conn, n);
+        })
+    });
+
+    // Interleaved medians for the ratio, so drift hits both sides alike.
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    for _ in 0..300 {
+        n += 1;
+        let t = Instant::now();
+        rt.block_on(eng.create_job(job(n, 64))).expect("create");
+        while events.try_recv().is_ok() {}
+        ours.push(t.elapsed());
+        n += 1;
+        let t = Instant::now();
+        bare_insert(&mut conn, n);
+        base.push(t.elapsed());
+    }
+    let (ours, base) = (median(ours), median(base));
+
+    // Lifecycle: a fresh engine so the queue holds only this job.
+    let life_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tmp");
+    let life = engine(life_dir.path());
+    let mut life_conn = bare(life_dir.path());
+    let rounds = 20;
+    let (mut lives, mut commits) = (Vec::new(), 0);
+    for i in 0..rounds {
+        let before = life.commits();
+        let t = Instant::now();
+        let j = rt.block_on(life.create_job(job(i, 64))).expect("create");
+        rt.block_on(life.run_worker(RunUntil::Settled(vec![j.id])))
+            .expect("run");
+        lives.push(t.elapsed());
+        commits += life.commits() - before;
+    }
+    let per_job = commits / rounds;
+    let mut bares = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for _ in 0..per_job {
+            n += 1;
+            bare_insert(&mut life_conn, n);
+        }
+        bares.push(t.elapsed());
+    }
+    let (life_t, bare_t) = (median(lives), median(bares));
+
+    println!();
+    println!("== summary (medians) ==");
+    println!(
+        "create_job: {:>8.1} us   bare insert: {:>8.1} us   ratio {:.2} (target <= 1.3)",
+        ours.as_secs_f64() * 1e6,
+        base.as_secs_f64() * 1e6,
+        ours.as_secs_f64() / base.as_secs_f64()
+    );
+    println!(
+        "lifecycle:  {:>8.1} us   {per_job} bare commits: {:>8.1} us   ratio {:.2}",
+        life_t.as_secs_f64() * 1e6,
+        bare_t.as_secs_f64() * 1e6,
+        life_t.as_secs_f64() / bare_t.as_secs_f64()
+    );
+    c.final_summary();
+}

@@ -1,0 +1,103 @@
+//! The engine's error type. Callers (CLI, Tauri shell) map it to exit codes
+//! and a serializable error for the UI through `EngineError::kind`.
+
+use crate::library::LibraryError;
+use crate::model::JobStatus;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The caller's input is wrong; nothing was stored.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("unknown provider {0:?}")]
+    UnknownProvider(String),
+    #[error("provider {provider:?} has no model {model:?} (available: {available})")]
+    UnknownModel {
+        provider: String,
+        model: String,
+        available: String,
+    },
+    #[error("no job {0}")]
+    NotFound(String),
+    #[error("job {id} is {status}; {action} is not possible now")]
+    WrongState {
+        id: String,
+        status: JobStatus,
+        action: &'static str,
+    },
+    #[error("monthly budget reached: spent or reserved {spent_micros} of {budget_micros} micro-dollars, this job needs {needed_micros}")]
+    BudgetExceeded {
+        budget_micros: i64,
+        spent_micros: i64,
+        needed_micros: i64,
+    },
+    #[error(transparent)]
+    Library(#[from] LibraryError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the engine is shutting down")]
+    Shutdown,
+}
+
+/// A stable, machine-readable error category for the UI and exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    InvalidInput,
+    NotFound,
+    Conflict,
+    Budget,
+    Library,
+    Storage,
+    Internal,
+}
+
+impl EngineError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            EngineError::InvalidInput(_)
+            | EngineError::UnknownProvider(_)
+            | EngineError::UnknownModel { .. } => ErrorKind::InvalidInput,
+            EngineError::NotFound(_) => ErrorKind::NotFound,
+            EngineError::WrongState { .. } => ErrorKind::Conflict,
+            EngineError::BudgetExceeded { .. } => ErrorKind::Budget,
+            EngineError::Library(_) => ErrorKind::Library,
+            EngineError::Store(e) if e.is_user_facing() => ErrorKind::Storage,
+            EngineError::Store(_) | EngineError::Io { .. } | EngineError::Shutdown => {
+                ErrorKind::Internal
+            }
+        }
+    }
+
+    /// True when the problem is the caller's input (CLI exit code 2).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self.kind(),
+            ErrorKind::InvalidInput | ErrorKind::Library | ErrorKind::Budget
+        )
+    }
+}
+
+/// The form an error crosses to the UI in.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorPayload {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl From<&EngineError> for ErrorPayload {
+    fn from(e: &EngineError) -> Self {
+        ErrorPayload {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The job lifecycle: the state machine, guarded transitions and settlement,
+//! backoff, and the scheduler/runner that drives jobs through providers.
+
+pub mod backoff;
+pub mod runner;
+pub mod scheduler;
+pub mod state;
+pub mod transitions;
+pub mod validate;

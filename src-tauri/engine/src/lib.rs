@@ -1,0 +1,20 @@
+//! Easel's job engine: durable image-generation jobs from click to library.
+//!
+//! GUI-free: the desktop app, the `easel-cli` binary and the tests all use
+//! the same [`Engine`] API. See `../shared/design.md` for the architecture.
+
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod jobs;
+pub mod ledger;
+pub mod library;
+pub mod model;
+pub mod providers;
+pub mod store;
+
+pub use config::Config;
+pub use engine::Engine;
+pub use error::{EngineError, ErrorKind, ErrorPayload};
+pub use jobs::scheduler::RunUntil;
+pub use model::*;

@@ -1,0 +1,618 @@
+//! The image library: validated outputs saved as PNGs with embedded
+//! generation metadata, plus gallery thumbnails.
+//!
+//! Saving is idempotent so a job interrupted mid-save can simply be saved
+//! again: the path depends only on the job's parameters, the bytes only on
+//! the input, and every write is atomic.
+
+pub mod atomic;
+pub mod metadata;
+pub mod slug;
+pub mod thumbnail;
+pub mod validate;
+
+use std::fs;
+use std::io::{self, Cursor};
+use std::path::{Path, PathBuf};
+
+use chrono::Datelike;
+use image::ImageFormat;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use metadata::{GenerationParams, MetadataError};
+pub use thumbnail::ThumbnailError;
+pub use validate::{ImageLimits, ValidateError};
+
+/// Longest side of gallery thumbnails unless [`Library::with_thumb_side`]
+/// says otherwise.
+pub const DEFAULT_THUMB_SIDE: u32 = 512;
+/// Characters of prompt slug in file names.
+const SLUG_CHARS: usize = 48;
+
+/// Where images are stored.
+#[derive(Debug, Clone)]
+pub struct Library {
+    root: PathBuf,
+    thumbs: PathBuf,
+    limits: ImageLimits,
+    thumb_side: u32,
+}
+
+/// One stored output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedAsset {
+    pub output_index: u32,
+    pub path: PathBuf,
+    pub thumb_path: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    /// Size of the saved file (the input plus embedded metadata).
+    pub bytes: u64,
+    /// Hex SHA-256 of the saved file.
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("library folder {0} does not exist")]
+    Missing(PathBuf),
+    #[error("library path {0} is not a folder")]
+    NotAFolder(PathBuf),
+    #[error("library folder {path} is not writable: {source}")]
+    NotWritable { path: PathBuf, source: io::Error },
+    #[error("provider sent an invalid image: {0}")]
+    Invalid(#[from] ValidateError),
+    #[error("could not embed metadata: {0}")]
+    Metadata(#[from] MetadataError),
+    #[error("could not re-encode the image as PNG: {0}")]
+    Encode(#[source] image::ImageError),
+    #[error("could not create the thumbnail: {0}")]
+    Thumbnail(#[from] ThumbnailError),
+    #[error("I/O error at {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+impl LibraryError {
+    /// Whether retrying later can succeed without a different input: the user
+    /// can plug the drive back in or fix permissions; a bad image stays bad.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            LibraryError::Missing(_)
+            | LibraryError::NotWritable { .. }
+            | LibraryError::Io { .. } => true,
+            LibraryError::NotAFolder(_)
+            | LibraryError::Invalid(_)
+            | LibraryError::Metadata(_)
+            | LibraryError::Encode(_)
+            | LibraryError::Thumbnail(_) => false,
+        }
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> LibraryError + '_ {
+    move |source| LibraryError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Library {
+    pub fn new(root: PathBuf, thumbs: PathBuf, limits: ImageLimits) -> Self {
+        Library {
+            root,
+            thumbs,
+            limits,
+            thumb_side: DEFAULT_THUMB_SIDE,
+        }
+    }
+
+    /// Sets the thumbnails' longest side (at least 1).
+    pub fn with_thumb_side(mut self, side: u32) -> Self {
+        self.thumb_side = side.max(1);
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn thumbs(&self) -> &Path {
+        &self.thumbs
+    }
+
+    pub fn limits(&self) -> &ImageLimits {
+        &self.limits
+    }
+
+    /// Checks that the library folder exists, is a folder, and accepts a new
+    /// file. Never creates the folder: a missing one usually means an
+    /// unplugged drive, and files written elsewhere would be lost to the user.
+    pub fn check_writable(&self) -> Result<(), LibraryError> {
+        self.check_writable_with(probe_write)
+    }
+
+    fn check_writable_with(
+        &self,
+        probe: impl FnOnce(&Path) -> io::Result<()>,
+    ) -> Result<(), LibraryError> {
+        let meta = match fs::metadata(&self.root) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(LibraryError::Missing(self.root.clone()))
+            }
+            Err(source) => {
+                return Err(LibraryError::NotWritable {
+                    path: self.root.clone(),
+                    source,
+                })
+            }
+        };
+        if !meta.is_dir() {
+            return Err(LibraryError::NotAFolder(self.root.clone()));
+        }
+        // Root ignores permission bits, so the probe alone would pass a
+        // read-only folder when running as root. (Unix only: on Windows the
+        // read-only attribute of a folder is not enforced and is set on
+        // ordinary folders such as "Pictures".)
+        #[cfg(unix)]
+        if meta.permissions().readonly() {
+            return Err(LibraryError::NotWritable {
+                path: self.root.clone(),
+                source: io::Error::new(io::ErrorKind::PermissionDenied, "folder is read-only"),
+            });
+        }
+        probe(&self.root).map_err(|source| LibraryError::NotWritable {
+            path: self.root.clone(),
+            source,
+        })
+    }
+
+    /// `root/YYYY/MM/DD/{job_id}-{output_index}-{slug}.png`, dated by
+    /// `created_at` (UTC) so a save redone after a crash lands on the same
+    /// path.
+    pub fn path_for(&self, p: &GenerationParams) -> PathBuf {
+        let date = p.created_at.date_naive();
+        self.root
+            .join(format!("{:04}", date.year()))
+            .join(format!("{:02}", date.month()))
+            .join(format!("{:02}", date.day()))
+            .join(format!(
+                "{}-{}-{}.png",
+                safe_id(&p.job_id),
+                p.output_index,
+                slug::slug(&p.prompt, SLUG_CHARS)
+            ))
+    }
+
+    /// `thumbs/{job_id}-{output_index}.png`.
+    pub fn thumb_path_for(&self, p: &GenerationParams) -> PathBuf {
+        self.thumbs
+            .join(format!("{}-{}.png", safe_id(&p.job_id), p.output_index))
+    }
+
+    /// Validates `bytes`, embeds the metadata and stores image and thumbnail.
+    ///
+    /// PNG input keeps its original encoding (only text chunks are added);
+    /// JPEG and WebP are re-encoded as PNG. Saving the same input with the
+    /// same parameters again yields the same path and identical files.
+    pub fn save(&self, bytes: &[u8], p: &GenerationParams) -> Result<SavedAsset, LibraryError> {
+        self.check_writable()?;
+        let valid = validate::validate(bytes, &self.limits)?;
+        let png = with_metadata(bytes, &valid, p)?;
+        let thumb = thumbnail::thumbnail_png(&valid.image, self.thumb_side)?;
+        let sha256 = hex::encode(Sha256::digest(&png));
+
+        let path = self.path_for(p);
+        self.create_dated_dirs(&path)?;
+        write_file(&path, &png)?;
+
+        let thumb_path = self.thumb_path_for(p);
+        fs::create_dir_all(&self.thumbs).map_err(io_error(&self.thumbs))?;
+        write_file(&thumb_path, &thumb)?;
+
+        Ok(SavedAsset {
+            output_index: p.output_index,
+            path,
+            thumb_path,
+            width: valid.width,
+            height: valid.height,
+            bytes: png.len() as u64,
+            sha256,
+        })
+    }
+
+    /// Creates the folders between the root and `path` one level at a time,
+    /// so a root that vanished since the check (drive unplugged) is reported
+    /// instead of silently recreated.
+    fn create_dated_dirs(&self, path: &Path) -> Result<(), LibraryError> {
+        let Some(dir) = path.parent() else {
+            return Ok(());
+        };
+        let Ok(rel) = dir.strip_prefix(&self.root) else {
+            return Ok(());
+        };
+        let mut current = self.root.clone();
+        for part in rel.components() {
+            current.push(part);
+            match fs::create_dir(&current) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(LibraryError::Missing(self.root.clone()))
+                }
+                Err(source) => {
+                    return Err(LibraryError::Io {
+                        path: current,
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The final PNG bytes: the original PNG with chunks spliced in, or a PNG
+/// re-encoding of the decoded image.
+fn with_metadata(
+    bytes: &[u8],
+    valid: &validate::Validated,
+    p: &GenerationParams,
+) -> Result<Vec<u8>, LibraryError> {
+    if valid.format == ImageFormat::Png {
+        match metadata::embed_generation_params(bytes, p) {
+            Ok(out) => return Ok(out),
+            // Decoders tolerate some damage (a bad ancillary CRC, no IEND)
+            // that chunk splicing does not; the pixels are fine, so fall
+            // back to re-encoding them.
+            Err(MetadataError::Json(e)) => return Err(MetadataError::Json(e).into()),
+            Err(_) => {}
+        }
+    }
+    let mut encoded = Cursor::new(Vec::new());
+    valid
+        .image
+        .write_to(&mut encoded, ImageFormat::Png)
+        .map_err(LibraryError::Encode)?;
+    Ok(metadata::embed_generation_params(encoded.get_ref(), p)?)
+}
+
+/// Atomic write that first clears temp files a crashed earlier save left.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), LibraryError> {
+    atomic::remove_stale_temps(path).map_err(io_error(path))?;
+    atomic::write_atomic(path, bytes).map_err(io_error(path))
+}
+
+/// Creates and removes a temp file: the only reliable writability test.
+fn probe_write(dir: &Path) -> io::Result<()> {
+    tempfile::Builder::new()
+        .prefix(".easel-probe-")
+        .tempfile_in(dir)?
+        .close()
+}
+
+/// Job ids come from our own store, but they end up in file names, so keep
+/// them to a harmless alphabet rather than trust that.
+fn safe_id(id: &str) -> String {
+    let cleaned: String = id
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "job".to_string()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn params(job: &str, index: u32) -> GenerationParams {
+        GenerationParams {
+            job_id: job.into(),
+            output_index: index,
+            prompt: "A quiet lake at dawn, mist over the water".into(),
+            negative_prompt: Some("people".into()),
+            seed: 99,
+            width: 320,
+            height: 200,
+            provider: "offline".into(),
+            model: "landscape".into(),
+            created_at: Utc.with_ymd_and_hms(2025, 1, 2, 23, 59, 0).unwrap(),
+        }
+    }
+
+    fn image_bytes(w: u32, h: u32, format: ImageFormat) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 77])
+        });
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+        thumbs: PathBuf,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("Library");
+        fs::create_dir(&root).unwrap();
+        let thumbs = dir.path().join("cache").join("thumbs");
+        Fixture {
+            root,
+            thumbs,
+            _dir: dir,
+        }
+    }
+
+    fn library(f: &Fixture) -> Library {
+        Library::new(f.root.clone(), f.thumbs.clone(), ImageLimits::default()).with_thumb_side(64)
+    }
+
+    /// Every file under `dir`, recursively, relative to it.
+    fn files(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn happy_path_png() {
+        let f = fixture();
+        let lib = library(&f);
+        let p = params("job42", 1);
+        let input = image_bytes(320, 200, ImageFormat::Png);
+        let saved = lib.save(&input, &p).unwrap();
+
+        assert_eq!(
+            saved.path,
+            f.root
+                .join("2025/01/02/job42-1-a-quiet-lake-at-dawn-mist-over-the-water.png")
+        );
+        assert_eq!(saved.thumb_path, f.thumbs.join("job42-1.png"));
+        assert_eq!(
+            (saved.width, saved.height, saved.output_index),
+            (320, 200, 1)
+        );
+
+        let stored = fs::read(&saved.path).unwrap();
+        assert_eq!(saved.bytes, stored.len() as u64);
+        assert_eq!(saved.sha256, hex::encode(Sha256::digest(&stored)));
+        let decoded = image::load_from_memory(&stored).unwrap();
+        assert_eq!(
+            decoded.as_bytes(),
+            image::load_from_memory(&input).unwrap().as_bytes()
+        );
+
+        let text = metadata::read_png_text(&stored).unwrap();
+        let keys: Vec<&str> = text.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["parameters", "easel"]);
+        assert_eq!(text[0].1, metadata::a1111_parameters(&p));
+        assert_eq!(metadata::read_generation_params(&stored).unwrap(), Some(p));
+
+        let thumb = image::load_from_memory(&fs::read(&saved.thumb_path).unwrap()).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (64, 40));
+
+        // Only the two files: no temp or probe leftovers.
+        assert_eq!(
+            files(&f.root),
+            ["2025/01/02/job42-1-a-quiet-lake-at-dawn-mist-over-the-water.png"]
+        );
+        assert_eq!(files(&f.thumbs), ["job42-1.png"]);
+    }
+
+    #[test]
+    fn jpeg_and_webp_are_stored_as_png() {
+        let f = fixture();
+        let lib = library(&f);
+        for (i, format) in [ImageFormat::Jpeg, ImageFormat::WebP]
+            .into_iter()
+            .enumerate()
+        {
+            let p = params("j", i as u32);
+            let saved = lib.save(&image_bytes(100, 80, format), &p).unwrap();
+            let stored = fs::read(&saved.path).unwrap();
+            assert_eq!(image::guess_format(&stored).unwrap(), ImageFormat::Png);
+            assert_eq!(metadata::read_generation_params(&stored).unwrap(), Some(p));
+            assert_eq!((saved.width, saved.height), (100, 80));
+        }
+    }
+
+    #[test]
+    fn damaged_but_decodable_png_is_reencoded() {
+        let f = fixture();
+        let lib = library(&f);
+        let png = image_bytes(50, 50, ImageFormat::Png);
+        // A text chunk with a wrong CRC: decoders skip it, splicing refuses.
+        let mut input = png[..33].to_vec();
+        input.extend_from_slice(&[0, 0, 0, 3]);
+        input.extend_from_slice(b"tEXta\0b");
+        input.extend_from_slice(&[1, 2, 3, 4]);
+        input.extend_from_slice(&png[33..]);
+        assert!(metadata::embed_png_text(&input, &[]).is_err());
+        let saved = lib.save(&input, &params("j", 0)).unwrap();
+        let stored = fs::read(&saved.path).unwrap();
+        assert!(metadata::read_generation_params(&stored).unwrap().is_some());
+        let decoded = image::load_from_memory(&stored).unwrap();
+        assert_eq!(
+            decoded.as_bytes(),
+            image::load_from_memory(&png).unwrap().as_bytes()
+        );
+    }
+
+    #[test]
+    fn save_is_idempotent_and_cleans_stale_temps() {
+        let f = fixture();
+        let lib = library(&f);
+        let p = params("job7", 0);
+        let input = image_bytes(120, 90, ImageFormat::Png);
+        let first = lib.save(&input, &p).unwrap();
+        let first_bytes = fs::read(&first.path).unwrap();
+
+        // A crash mid-write would leave a temp sibling behind.
+        let dir = first.path.parent().unwrap();
+        let stale = dir.join(format!(
+            ".{}.tmp-deadbeef",
+            first.path.file_name().unwrap().to_string_lossy()
+        ));
+        fs::write(&stale, b"half a png").unwrap();
+
+        let second = lib.save(&input, &p).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(fs::read(&second.path).unwrap(), first_bytes);
+        assert!(!stale.exists());
+        assert_eq!(files(&f.root).len(), 1);
+        assert_eq!(files(&f.thumbs).len(), 1);
+    }
+
+    #[test]
+    fn missing_root_is_retryable_and_not_created() {
+        let f = fixture();
+        let root = f.root.join("unplugged-drive");
+        let lib = Library::new(root.clone(), f.thumbs.clone(), ImageLimits::default());
+        let err = lib
+            .save(&image_bytes(10, 10, ImageFormat::Png), &params("j", 0))
+            .unwrap_err();
+        assert!(
+            matches!(&err, LibraryError::Missing(p) if *p == root),
+            "{err}"
+        );
+        assert!(err.is_retryable());
+        assert_eq!(
+            err.to_string(),
+            format!("library folder {} does not exist", root.display())
+        );
+        assert!(!root.exists());
+        assert!(!f.thumbs.exists());
+    }
+
+    #[test]
+    fn root_that_is_a_file() {
+        let f = fixture();
+        let file = f.root.join("not-a-dir");
+        fs::write(&file, b"x").unwrap();
+        let lib = Library::new(file, f.thumbs.clone(), ImageLimits::default());
+        let err = lib.check_writable().unwrap_err();
+        assert!(matches!(err, LibraryError::NotAFolder(_)), "{err}");
+        assert!(!err.is_retryable());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_only_root_is_not_writable() {
+        use std::os::unix::fs::PermissionsExt;
+        let f = fixture();
+        fs::set_permissions(&f.root, fs::Permissions::from_mode(0o555)).unwrap();
+        let err = library(&f)
+            .save(&image_bytes(10, 10, ImageFormat::Png), &params("j", 0))
+            .unwrap_err();
+        fs::set_permissions(&f.root, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(matches!(err, LibraryError::NotWritable { .. }), "{err}");
+        assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn failing_probe_is_not_writable() {
+        let f = fixture();
+        let err = library(&f)
+            .check_writable_with(|_| Err(io::Error::new(io::ErrorKind::StorageFull, "disk full")))
+            .unwrap_err();
+        assert!(
+            matches!(&err, LibraryError::NotWritable { source, .. } if source.kind() == io::ErrorKind::StorageFull)
+        );
+        assert!(err.to_string().contains("disk full"));
+        // The real probe leaves nothing behind.
+        library(&f).check_writable().unwrap();
+        assert!(files(&f.root).is_empty());
+    }
+
+    #[test]
+    fn invalid_bytes_are_rejected_without_writing() {
+        let f = fixture();
+        let lib = library(&f);
+        let err = lib
+            .save(b"<html>503 Service Unavailable</html>", &params("j", 0))
+            .unwrap_err();
+        assert!(
+            matches!(err, LibraryError::Invalid(ValidateError::UnknownFormat)),
+            "{err}"
+        );
+        assert!(!err.is_retryable());
+        let png = image_bytes(64, 64, ImageFormat::Png);
+        let err = lib
+            .save(&png[..png.len() / 2], &params("j", 0))
+            .unwrap_err();
+        assert!(
+            matches!(err, LibraryError::Invalid(ValidateError::Decode(_))),
+            "{err}"
+        );
+        assert!(files(&f.root).is_empty());
+        assert!(!f.thumbs.exists());
+    }
+
+    #[test]
+    fn too_many_pixels() {
+        let f = fixture();
+        let limits = ImageLimits {
+            max_pixels: 1000,
+            ..ImageLimits::default()
+        };
+        let lib = Library::new(f.root.clone(), f.thumbs.clone(), limits);
+        let err = lib
+            .save(&image_bytes(40, 30, ImageFormat::Png), &params("j", 0))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LibraryError::Invalid(ValidateError::TooManyPixels {
+                    width: 40,
+                    height: 30,
+                    max: 1000
+                })
+            ),
+            "{err}"
+        );
+        assert!(!err.is_retryable());
+    }
+
+    #[test]
+    fn paths_are_contained() {
+        let f = fixture();
+        let lib = library(&f);
+        let mut p = params("../../etc", 3);
+        p.prompt = "../../etc/passwd".into();
+        let path = lib.path_for(&p);
+        assert_eq!(path, f.root.join("2025/01/02/______etc-3-etc-passwd.png"));
+        assert_eq!(lib.thumb_path_for(&p), f.thumbs.join("______etc-3.png"));
+        p.job_id = String::new();
+        p.prompt = "🌅".into();
+        assert_eq!(lib.path_for(&p), f.root.join("2025/01/02/job-3-image.png"));
+    }
+}

@@ -1,0 +1,175 @@
+//! The provider abstraction: one trait, one module per provider. A provider
+//! declares what it can do and classifies every failure, so the scheduler can
+//! decide between retrying, failing and asking the user.
+
+pub mod offline;
+
+use crate::config::Config;
+use crate::model::JobSpec;
+use async_trait::async_trait;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub name: String,
+    pub min_side: u32,
+    pub max_side: u32,
+    /// Width and height must be multiples of this.
+    pub side_multiple: u32,
+    pub max_count: u32,
+    pub price_per_image_micros: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Capabilities {
+    pub models: Vec<ModelInfo>,
+    pub default_model: String,
+    pub needs_key: bool,
+    /// Reports progress while processing.
+    pub progress: bool,
+    /// Can cancel a job on its side.
+    pub cancel: bool,
+    /// Submitting twice with the same idempotency key yields one generation,
+    /// so recovery may resubmit a job whose submit outcome is unknown.
+    pub idempotent_submit: bool,
+}
+
+impl Capabilities {
+    pub fn model(&self, id: &str) -> Option<&ModelInfo> {
+        self.models.iter().find(|m| m.id == id)
+    }
+}
+
+/// How a provider call failed; drives retry and the job's error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Retryable,
+    RateLimited,
+    Auth,
+    InvalidInput,
+    ContentPolicy,
+    NotFound,
+    Fatal,
+}
+
+impl FailureKind {
+    pub fn is_retryable(self) -> bool {
+        matches!(self, FailureKind::Retryable | FailureKind::RateLimited)
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            FailureKind::Retryable => "provider_unavailable",
+            FailureKind::RateLimited => "rate_limited",
+            FailureKind::Auth => "auth",
+            FailureKind::InvalidInput => "invalid_input",
+            FailureKind::ContentPolicy => "content_policy",
+            FailureKind::NotFound => "not_found",
+            FailureKind::Fatal => "provider_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    pub kind: FailureKind,
+    /// Human-readable, already free of secrets.
+    pub message: String,
+    pub http_status: Option<u16>,
+    pub retry_after: Option<Duration>,
+}
+
+impl ProviderError {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        ProviderError {
+            kind,
+            message: message.into(),
+            http_status: None,
+            retry_after: None,
+        }
+    }
+}
+
+pub struct SubmitRequest<'a> {
+    pub job_id: &'a str,
+    pub attempt: u32,
+    /// Derived from job id and attempt: the same on a resubmit after a crash.
+    pub idempotency_key: String,
+    pub spec: &'a JobSpec,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollStatus {
+    Pending { progress: Option<f64> },
+    Done,
+    Failed(ProviderErrorView),
+}
+
+/// A failure reported by a poll (the call worked, the generation did not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderErrorView {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn id(&self) -> &'static str;
+    fn capabilities(&self) -> &Capabilities;
+
+    fn estimate_cost_micros(&self, spec: &JobSpec) -> i64 {
+        self.capabilities()
+            .model(&spec.model)
+            .map_or(0, |m| m.price_per_image_micros * i64::from(spec.count))
+    }
+
+    /// Start a generation; returns the provider's handle for it.
+    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<String, ProviderError>;
+
+    /// After a crash mid-submit: did the provider accept this request? Returns
+    /// its handle if it can tell (listing, our id in its records).
+    async fn find_submitted(
+        &self,
+        req: &SubmitRequest<'_>,
+    ) -> Result<Option<String>, ProviderError>;
+
+    async fn poll(&self, handle: &str, spec: &JobSpec) -> Result<PollStatus, ProviderError>;
+
+    /// Download every output image, in output order.
+    async fn fetch_outputs(
+        &self,
+        handle: &str,
+        spec: &JobSpec,
+    ) -> Result<Vec<Vec<u8>>, ProviderError>;
+
+    async fn cancel(&self, handle: &str) -> Result<(), ProviderError>;
+}
+
+/// The providers this engine knows, by id.
+#[derive(Clone)]
+pub struct Registry {
+    providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+}
+
+impl Registry {
+    pub fn from_config(config: &Config) -> Self {
+        let mut providers: BTreeMap<&'static str, Arc<dyn Provider>> = BTreeMap::new();
+        let offline = offline::OfflineProvider::new(config.offline.clone());
+        providers.insert(offline.id(), Arc::new(offline));
+        Registry { providers }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(id)
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.providers.keys().copied()
+    }
+}

@@ -1,0 +1,131 @@
+//! The built-in offline provider: no key, no network. It renders locally and
+//! still goes through the asynchronous path of a cloud provider (submit gives
+//! a handle, polls report progress, then the result is fetched), with a
+//! simulated latency. It keeps no state: the handle says when the job was
+//! accepted, so a restarted process can resume polling it like a cloud job.
+
+pub mod render;
+
+use super::{
+    Capabilities, FailureKind, ModelInfo, PollStatus, Provider, ProviderError, SubmitRequest,
+};
+use crate::config::OfflineSettings;
+use crate::model::JobSpec;
+use async_trait::async_trait;
+
+pub const ID: &str = "offline";
+pub const MODEL: &str = "easel-landscape-1";
+
+pub struct OfflineProvider {
+    settings: OfflineSettings,
+    caps: Capabilities,
+}
+
+impl OfflineProvider {
+    pub fn new(settings: OfflineSettings) -> Self {
+        let caps = Capabilities {
+            models: vec![ModelInfo {
+                id: MODEL.into(),
+                name: "Easel Landscape (offline)".into(),
+                min_side: 64,
+                max_side: 2048,
+                side_multiple: 8,
+                max_count: 8,
+                price_per_image_micros: settings.price_per_image_micros,
+            }],
+            default_model: MODEL.into(),
+            needs_key: false,
+            progress: true,
+            cancel: true,
+            idempotent_submit: true,
+        };
+        OfflineProvider { settings, caps }
+    }
+}
+
+/// `off1.<accepted_at_ms>.<idempotency key>`
+fn parse_handle(handle: &str) -> Result<i64, ProviderError> {
+    let mut parts = handle.splitn(3, '.');
+    match (
+        parts.next(),
+        parts.next().map(str::parse::<i64>),
+        parts.next(),
+    ) {
+        (Some("off1"), Some(Ok(at)), Some(_)) => Ok(at),
+        _ => Err(ProviderError::new(
+            FailureKind::NotFound,
+            format!("not an offline job handle: {handle:?}"),
+        )),
+    }
+}
+
+#[async_trait]
+impl Provider for OfflineProvider {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<String, ProviderError> {
+        Ok(format!(
+            "off1.{}.{}",
+            crate::store::now_ms(),
+            req.idempotency_key
+        ))
+    }
+
+    async fn find_submitted(
+        &self,
+        _req: &SubmitRequest<'_>,
+    ) -> Result<Option<String>, ProviderError> {
+        // Nothing is kept on "its side"; a resubmit is free and idempotent.
+        Ok(None)
+    }
+
+    async fn poll(&self, handle: &str, _spec: &JobSpec) -> Result<PollStatus, ProviderError> {
+        let accepted_at = parse_handle(handle)?;
+        let elapsed = (crate::store::now_ms() - accepted_at).max(0) as u64;
+        let latency = self.settings.latency_ms;
+        if elapsed >= latency {
+            Ok(PollStatus::Done)
+        } else {
+            Ok(PollStatus::Pending {
+                progress: Some(elapsed as f64 / latency as f64),
+            })
+        }
+    }
+
+    async fn fetch_outputs(
+        &self,
+        handle: &str,
+        spec: &JobSpec,
+    ) -> Result<Vec<Vec<u8>>, ProviderError> {
+        parse_handle(handle)?;
+        let spec = spec.clone();
+        // Rendering is CPU work: keep it off the async runtime's threads.
+        tokio::task::spawn_blocking(move || {
+            (0..spec.count)
+                .map(|i| {
+                    render::render_png(
+                        &spec.prompt,
+                        spec.seed.wrapping_add(u64::from(i)),
+                        spec.width,
+                        spec.height,
+                    )
+                    .map_err(|e| {
+                        ProviderError::new(FailureKind::Fatal, format!("render failed: {e}"))
+                    })
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| ProviderError::new(FailureKind::Fatal, format!("render task failed: {e}")))?
+    }
+
+    async fn cancel(&self, handle: &str) -> Result<(), ProviderError> {
+        parse_handle(handle).map(|_| ())
+    }
+}

@@ -1,0 +1,473 @@
+//! Queries and guarded transitions on jobs, attempts, the timeline and assets.
+//!
+//! Every change to a job is an `UPDATE ... WHERE id = ? AND status IN (...)`
+//! (and, for a worker, `AND lease_owner = ?`): a transition that lost a race
+//! changes nothing and returns `None`.
+
+use super::{bump_seq, Result, StoreError, NEXT_SEQ_SQL};
+use crate::model::{Asset, Attempt, JobSpec, JobStatus, JobSummary, ListQuery, TimelineEntry};
+use rusqlite::types::ToSql;
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+
+const JOB_COLS: &str = "id, request_id, status, provider, model, prompt, negative_prompt, \
+    width, height, count, seed, created_at, updated_at, attempt_count, max_attempts, run, \
+    progress, next_run_at, held, crash_count, error_code, error_message, \
+    estimated_cost_micros, seq";
+
+fn status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<JobStatus> {
+    let text: String = row.get(idx)?;
+    text.parse().map_err(|e: crate::model::UnknownStatus| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn opt_status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<JobStatus>> {
+    match row.get::<_, Option<String>>(idx)? {
+        None => Ok(None),
+        Some(_) => status_col(row, idx).map(Some),
+    }
+}
+
+fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
+    Ok(JobSummary {
+        id: row.get(0)?,
+        request_id: row.get(1)?,
+        status: status_col(row, 2)?,
+        provider: row.get(3)?,
+        model: row.get(4)?,
+        prompt: row.get(5)?,
+        negative_prompt: row.get(6)?,
+        width: row.get(7)?,
+        height: row.get(8)?,
+        count: row.get(9)?,
+        // Seeds are u64 to the user; SQLite stores them as the same 64 bits.
+        seed: row.get::<_, i64>(10)? as u64,
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+        attempts: row.get(13)?,
+        max_attempts: row.get(14)?,
+        run: row.get(15)?,
+        progress: row.get(16)?,
+        next_run_at: row.get(17)?,
+        held: row.get(18)?,
+        crash_count: row.get(19)?,
+        error_code: row.get(20)?,
+        error_message: row.get(21)?,
+        estimated_cost_micros: row.get(22)?,
+        seq: row.get(23)?,
+    })
+}
+
+pub struct NewJobRow<'a> {
+    pub id: &'a str,
+    pub request_id: &'a str,
+    pub spec: &'a JobSpec,
+    pub max_attempts: u32,
+    pub estimated_cost_micros: i64,
+    pub now: i64,
+}
+
+/// Insert a queued job and its first timeline entry.
+pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
+    let sql = format!(
+        "INSERT INTO jobs (id, request_id, status, provider, model, prompt, negative_prompt, \
+         width, height, count, seed, created_at, updated_at, max_attempts, next_run_at, \
+         estimated_cost_micros, seq) \
+         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?11, ?13, {NEXT_SEQ_SQL}) \
+         RETURNING {JOB_COLS}"
+    );
+    let s = job.spec;
+    let row = tx.query_row(
+        &sql,
+        params![
+            job.id,
+            job.request_id,
+            s.provider,
+            s.model,
+            s.prompt,
+            s.negative_prompt,
+            s.width,
+            s.height,
+            s.count,
+            s.seed as i64,
+            job.now,
+            job.max_attempts,
+            job.estimated_cost_micros
+        ],
+        summary,
+    )?;
+    bump_seq(tx)?;
+    append_timeline(tx, &row, None, None, "created")?;
+    Ok(row)
+}
+
+pub fn get(conn: &Connection, id: &str) -> Result<Option<JobSummary>> {
+    let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1");
+    Ok(conn.query_row(&sql, [id], summary).optional()?)
+}
+
+pub fn find_by_request_id(conn: &Connection, request_id: &str) -> Result<Option<JobSummary>> {
+    let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE request_id = ?1");
+    Ok(conn.query_row(&sql, [request_id], summary).optional()?)
+}
+
+/// Newest first, keyset-paged, optionally filtered and searched (FTS5).
+pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
+    let mut sql = format!("SELECT {JOB_COLS} FROM jobs WHERE 1 = 1");
+    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    if let Some(status) = q.status {
+        args.push(Box::new(status.as_str()));
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    if let Some(provider) = &q.provider {
+        args.push(Box::new(provider.clone()));
+        sql.push_str(&format!(" AND provider = ?{}", args.len()));
+    }
+    if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        args.push(Box::new(fts_query(search)));
+        sql.push_str(&format!(
+            " AND rowid IN (SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ?{})",
+            args.len()
+        ));
+    }
+    if let Some((created_at, id)) = &q.before {
+        args.push(Box::new(*created_at));
+        let a = args.len();
+        args.push(Box::new(id.clone()));
+        let b = args.len();
+        sql.push_str(&format!(
+            " AND (created_at < ?{a} OR (created_at = ?{a} AND id < ?{b}))"
+        ));
+    }
+    args.push(Box::new(q.limit.unwrap_or(100).min(1000)));
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT ?{}",
+        args.len()
+    ));
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), summary)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Turn what a person types into an FTS5 query: every word must appear (as a
+/// prefix), and FTS5 syntax characters in the input cannot cause an error.
+fn fts_query(input: &str) -> String {
+    input
+        .split_whitespace()
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Jobs changed after `seq`, in change order (for watchers in other processes
+/// and for a UI that noticed a gap).
+pub fn changed_since(conn: &Connection, seq: i64, limit: u32) -> Result<Vec<JobSummary>> {
+    let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![seq, limit], summary)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn current_seq(conn: &Connection) -> Result<i64> {
+    Ok(
+        conn.query_row("SELECT value FROM seq_counter WHERE id = 1", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// A guarded change of a job. `set` holds extra assignments whose parameters
+/// are numbered from ?5 (`?1` status, `?2` now, `?3` id, `?4` lease owner).
+pub struct Change<'a> {
+    pub id: &'a str,
+    pub from: &'a [JobStatus],
+    /// When set, only the worker holding the lease may make the change.
+    pub owner: Option<&'a str>,
+    pub to: JobStatus,
+    pub set: &'a str,
+    pub args: &'a [&'a dyn ToSql],
+    /// A timeline line; None for changes that are not worth one (progress).
+    pub detail: Option<&'a str>,
+    pub attempt: Option<u32>,
+    pub now: i64,
+}
+
+pub fn change(tx: &Transaction<'_>, c: &Change<'_>) -> Result<Option<JobSummary>> {
+    let before: Option<JobStatus> = tx
+        .query_row("SELECT status FROM jobs WHERE id = ?1", [c.id], |r| {
+            status_col(r, 0)
+        })
+        .optional()?;
+    let Some(before) = before else {
+        return Ok(None);
+    };
+    if !c.from.contains(&before) {
+        return Ok(None);
+    }
+    let from_list = c
+        .from
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = format!(
+        "UPDATE jobs SET status = ?1, updated_at = ?2, seq = {NEXT_SEQ_SQL} {set} \
+         WHERE id = ?3 AND status IN ({from_list}) AND (?4 IS NULL OR lease_owner = ?4) \
+         RETURNING {JOB_COLS}",
+        set = c.set
+    );
+    let status_text = c.to.as_str();
+    let mut args: Vec<&dyn ToSql> = vec![&status_text, &c.now, &c.id, &c.owner];
+    args.extend_from_slice(c.args);
+    let row = tx.query_row(&sql, args.as_slice(), summary).optional()?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    bump_seq(tx)?;
+    if let Some(detail) = c.detail {
+        append_timeline(tx, &row, Some(before), c.attempt, detail)?;
+    }
+    Ok(Some(row))
+}
+
+fn append_timeline(
+    tx: &Transaction<'_>,
+    job: &JobSummary,
+    from: Option<JobStatus>,
+    attempt: Option<u32>,
+    detail: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO timeline (seq, job_id, at, from_status, to_status, attempt, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            job.seq,
+            job.id,
+            job.updated_at,
+            from.map(JobStatus::as_str),
+            job.status.as_str(),
+            attempt,
+            detail
+        ],
+    )?;
+    Ok(())
+}
+
+/// How many jobs of `provider` a live worker holds right now (all processes).
+pub fn running_count(tx: &Transaction<'_>, provider: &str, now: i64) -> Result<u32> {
+    Ok(tx.query_row(
+        "SELECT COUNT(*) FROM jobs WHERE provider = ?1 AND held = 0 \
+         AND status IN ('submitting','processing','saving') AND lease_expires_at > ?2",
+        params![provider, now],
+        |r| r.get(0),
+    )?)
+}
+
+/// The next queued job of `provider` that is due, oldest first.
+pub fn next_due(tx: &Transaction<'_>, provider: &str, now: i64) -> Result<Option<String>> {
+    Ok(tx
+        .query_row(
+            "SELECT id FROM jobs WHERE status = 'queued' AND held = 0 AND next_run_at <= ?1 \
+             AND provider = ?2 ORDER BY next_run_at, created_at LIMIT 1",
+            params![now, provider],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Providers that have due work, so the scheduler asks only about those.
+pub fn providers_with_due_work(conn: &Connection, now: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT provider FROM jobs WHERE status = 'queued' AND held = 0 \
+         AND next_run_at <= ?1",
+    )?;
+    let rows = stmt.query_map([now], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// When the next queued job becomes due (for the scheduler's sleep).
+pub fn next_wakeup(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn.query_row(
+        "SELECT MIN(next_run_at) FROM jobs WHERE status = 'queued' AND held = 0",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Running jobs whose worker stopped renewing its lease.
+pub fn expired_leases(conn: &Connection, now: i64) -> Result<Vec<JobSummary>> {
+    let sql = format!(
+        "SELECT {JOB_COLS} FROM jobs WHERE status IN ('submitting','processing','saving') \
+         AND held = 0 AND (lease_expires_at IS NULL OR lease_expires_at <= ?1) ORDER BY created_at"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([now], summary)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Extend a lease; false when the worker lost the job (canceled, taken over).
+pub fn heartbeat(tx: &Transaction<'_>, id: &str, owner: &str, until: i64) -> Result<bool> {
+    let n = tx.execute(
+        "UPDATE jobs SET lease_expires_at = ?3 WHERE id = ?1 AND lease_owner = ?2 \
+         AND status IN ('submitting','processing','saving')",
+        params![id, owner, until],
+    )?;
+    Ok(n == 1)
+}
+
+/// Take over a running job whose lease expired (guarded by that expiry).
+pub fn take_over(
+    tx: &Transaction<'_>,
+    id: &str,
+    owner: &str,
+    until: i64,
+    now: i64,
+) -> Result<bool> {
+    let n = tx.execute(
+        "UPDATE jobs SET lease_owner = ?2, lease_expires_at = ?3, crash_count = crash_count + 1 \
+         WHERE id = ?1 AND held = 0 AND status IN ('submitting','processing','saving') \
+         AND (lease_expires_at IS NULL OR lease_expires_at <= ?4)",
+        params![id, owner, until, now],
+    )?;
+    Ok(n == 1)
+}
+
+pub fn handle(conn: &Connection, id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT handle FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+pub fn insert_attempt(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    number: u32,
+    provider: &str,
+    model: &str,
+    now: i64,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO attempts (job_id, number, provider, model, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![job_id, number, provider, model, now],
+    )?;
+    Ok(())
+}
+
+pub fn set_attempt_handle(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    number: u32,
+    handle: &str,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE attempts SET handle = ?3 WHERE job_id = ?1 AND number = ?2",
+        params![job_id, number, handle],
+    )?;
+    Ok(())
+}
+
+/// Close an attempt once; a second close (duplicate settlement) is ignored.
+pub fn finish_attempt(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    number: u32,
+    outcome: &str,
+    http_status: Option<u16>,
+    error: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE attempts SET ended_at = ?3, outcome = ?4, http_status = ?5, error = ?6 \
+         WHERE job_id = ?1 AND number = ?2 AND ended_at IS NULL",
+        params![job_id, number, now, outcome, http_status, error],
+    )?;
+    Ok(())
+}
+
+pub fn attempts(conn: &Connection, job_id: &str) -> Result<Vec<Attempt>> {
+    let mut stmt = conn.prepare(
+        "SELECT number, provider, model, started_at, ended_at, outcome, http_status, error, handle \
+         FROM attempts WHERE job_id = ?1 ORDER BY number",
+    )?;
+    let rows = stmt.query_map([job_id], |r| {
+        Ok(Attempt {
+            number: r.get(0)?,
+            provider: r.get(1)?,
+            model: r.get(2)?,
+            started_at: r.get(3)?,
+            ended_at: r.get(4)?,
+            outcome: r.get(5)?,
+            http_status: r.get(6)?,
+            error: r.get(7)?,
+            handle: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn timeline(conn: &Connection, job_id: &str) -> Result<Vec<TimelineEntry>> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, from_status, to_status, attempt, detail FROM timeline \
+         WHERE job_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([job_id], |r| {
+        Ok(TimelineEntry {
+            seq: r.get(0)?,
+            at: r.get(1)?,
+            from_status: opt_status_col(r, 2)?,
+            to_status: status_col(r, 3)?,
+            attempt: r.get(4)?,
+            detail: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Record a stored image; a second insert for the same output is a no-op.
+pub fn insert_asset(tx: &Transaction<'_>, job_id: &str, a: &Asset) -> Result<bool> {
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO assets (job_id, output_index, path, thumb_path, width, height, \
+         bytes, sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            job_id,
+            a.output_index,
+            a.path,
+            a.thumb_path,
+            a.width,
+            a.height,
+            a.bytes as i64,
+            a.sha256,
+            a.created_at
+        ],
+    )?;
+    Ok(n == 1)
+}
+
+pub fn assets(conn: &Connection, job_id: &str) -> Result<Vec<Asset>> {
+    let mut stmt = conn.prepare(
+        "SELECT output_index, path, thumb_path, width, height, bytes, sha256, created_at \
+         FROM assets WHERE job_id = ?1 ORDER BY output_index",
+    )?;
+    let rows = stmt.query_map([job_id], |r| {
+        Ok(Asset {
+            output_index: r.get(0)?,
+            path: r.get(1)?,
+            thumb_path: r.get(2)?,
+            width: r.get(3)?,
+            height: r.get(4)?,
+            bytes: r.get::<_, i64>(5)? as u64,
+            sha256: r.get(6)?,
+            created_at: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Guard for rows that cannot be trusted to be what the code expects.
+pub fn corrupt(table: &'static str, detail: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        detail: detail.into(),
+    }
+}

@@ -1,0 +1,214 @@
+//! SQLite storage: one writer connection (behind a mutex, with `BEGIN
+//! IMMEDIATE` so writers in other processes queue behind SQLite's lock) and a
+//! few reader connections alongside it (WAL lets them read while it writes).
+
+pub mod jobs;
+pub mod ledger;
+pub mod schema;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database {path} is locked by another program (is another Easel writing to it?); try again")]
+    Locked { path: PathBuf },
+    #[error("the database {path} has schema version {found}, newer than this Easel understands ({supported}); update Easel to open it (the file was not changed)")]
+    NewerSchema {
+        path: PathBuf,
+        found: usize,
+        supported: usize,
+    },
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+}
+
+impl StoreError {
+    /// Errors a person can act on (as opposed to bugs).
+    pub fn is_user_facing(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Locked { .. } | StoreError::NewerSchema { .. } | StoreError::Open { .. }
+        )
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+const READERS: usize = 4;
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    busy_timeout: Duration,
+    commits: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate the database at `path`.
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Store> {
+        // The version check comes before any pragma that writes (WAL), so a
+        // database from a newer Easel is left exactly as it was.
+        let mut writer = open_connection(path, busy_timeout, false)?;
+        // Migrations take the write lock themselves; map a busy database to
+        // the same clear error as any other write.
+        schema::migrations()
+            .to_latest(&mut writer)
+            .map_err(|e| match e {
+                rusqlite_migration::Error::RusqliteError { err, .. } => map_err(err, path),
+                other => StoreError::Migration(other),
+            })?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                busy_timeout,
+                commits: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Run `f` in one write transaction (`BEGIN IMMEDIATE`), committed
+    /// durably (`synchronous=FULL`) before this returns. An error from `f`
+    /// rolls everything back.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.inner.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| map_err(e, &self.inner.path))?;
+        let value = f(&tx).map_err(|e| self.remap(e))?;
+        tx.commit().map_err(|e| map_err(e, &self.inner.path))?;
+        self.inner.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(value)
+    }
+
+    /// Write transactions committed through this store (for benchmarks).
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
+    }
+
+    /// Run `f` on a reader connection (a consistent snapshot per statement).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = match lock(&self.inner.readers).pop() {
+            Some(c) => c,
+            None => open_connection(&self.inner.path, self.inner.busy_timeout, true)?,
+        };
+        let out = f(&conn).map_err(|e| self.remap(e));
+        let mut pool = lock(&self.inner.readers);
+        if pool.len() < READERS {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn remap(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Sqlite(err) => map_err(err, &self.inner.path),
+            other => other,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave SQLite half-written (the
+    // transaction rolls back on drop), so the connection is still usable.
+    m.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+fn map_err(e: rusqlite::Error, path: &Path) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Locked {
+            path: path.to_path_buf(),
+        },
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Result<Connection> {
+    let open_err = |source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+    conn.busy_timeout(busy_timeout).map_err(open_err)?;
+    if !read_only {
+        check_version(&conn, path)?;
+        // WAL: readers never block the writer. FULL: a commit survives power
+        // loss, which is what "durable before the provider is called" means.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| map_err(e, path))?;
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open_err)?;
+    Ok(conn)
+}
+
+fn check_version(conn: &Connection, path: &Path) -> Result<()> {
+    let found: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .map_err(|e| map_err(e, path))?
+        .try_into()
+        .unwrap_or(usize::MAX);
+    let supported = schema::latest_version();
+    if found > supported {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported,
+        });
+    }
+    Ok(())
+}
+
+/// SQL for the next global change number, to use inside a statement that
+/// changes a job; follow a successful change with `bump_seq`. Done in this
+/// order so a guarded update that changes nothing leaves no gap in `seq`.
+pub const NEXT_SEQ_SQL: &str = "(SELECT value + 1 FROM seq_counter WHERE id = 1)";
+
+pub fn bump_seq(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute("UPDATE seq_counter SET value = value + 1 WHERE id = 1", [])?;
+    Ok(())
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,146 @@
+//! The database schema, as an ordered list of migrations (`rusqlite_migration`,
+//! tracked in SQLite's `user_version`). Never edit a released migration: append
+//! a new one, and `tests/migrations.rs` checks the upgrade from every version.
+//!
+//! Tables:
+//! - `jobs`: one row per generation request. `request_id` is UNIQUE (the
+//!   client's idempotency key). `status` is guarded by every transition.
+//!   `run` counts user retries; `attempt_count`/`max_attempts` bound automatic
+//!   retries; `next_run_at` persists backoff; `lease_owner`/`lease_expires_at`
+//!   say which worker owns a running job until when; `crash_count`/`held`
+//!   stop a job that keeps crashing the engine; `seq` is the global change
+//!   number of the job's latest change.
+//! - `attempts`: one row per provider call, written before the call
+//!   (UNIQUE per job and number), with the provider's handle once accepted.
+//! - `timeline`: append-only log of every state change of a job, with the
+//!   `seq` of the change.
+//! - `assets`: one row per stored image, UNIQUE per job and output index.
+//! - `ledger`: reserve/charge/release entries, UNIQUE per job, run and kind,
+//!   and at most one charge per job whatever the run.
+//! - `seq_counter`: the single source of `seq` numbers (never reused, even
+//!   when jobs are deleted).
+//! - `prompts_fts`: FTS5 index over prompts, kept in sync by triggers.
+
+use rusqlite_migration::{Migrations, M};
+
+const V1: &str = r#"
+CREATE TABLE seq_counter (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+INSERT INTO seq_counter (id, value) VALUES (1, 0);
+
+CREATE TABLE jobs (
+    id              TEXT PRIMARY KEY,
+    request_id      TEXT NOT NULL UNIQUE,
+    status          TEXT NOT NULL CHECK (status IN
+                    ('queued','submitting','processing','saving','completed','failed','canceled')),
+    provider        TEXT NOT NULL,
+    model           TEXT NOT NULL,
+    prompt          TEXT NOT NULL,
+    negative_prompt TEXT,
+    width           INTEGER NOT NULL,
+    height          INTEGER NOT NULL,
+    count           INTEGER NOT NULL,
+    seed            INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    run             INTEGER NOT NULL DEFAULT 1,
+    attempt_count   INTEGER NOT NULL DEFAULT 0,
+    max_attempts    INTEGER NOT NULL,
+    next_run_at     INTEGER NOT NULL,
+    lease_owner     TEXT,
+    lease_expires_at INTEGER,
+    handle          TEXT,
+    progress        REAL,
+    crash_count     INTEGER NOT NULL DEFAULT 0,
+    held            INTEGER NOT NULL DEFAULT 0,
+    error_code      TEXT,
+    error_message   TEXT,
+    estimated_cost_micros INTEGER NOT NULL DEFAULT 0,
+    seq             INTEGER NOT NULL
+);
+-- The scheduler's claim and the recovery scan.
+CREATE INDEX jobs_runnable ON jobs (status, held, next_run_at);
+CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+-- The gallery's keyset paging, newest first.
+CREATE INDEX jobs_created ON jobs (created_at DESC, id DESC);
+CREATE INDEX jobs_seq ON jobs (seq);
+
+CREATE TABLE attempts (
+    id          INTEGER PRIMARY KEY,
+    job_id      TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    number      INTEGER NOT NULL,
+    provider    TEXT NOT NULL,
+    model       TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    ended_at    INTEGER,
+    outcome     TEXT,
+    http_status INTEGER,
+    error       TEXT,
+    handle      TEXT,
+    UNIQUE (job_id, number)
+);
+
+CREATE TABLE timeline (
+    id          INTEGER PRIMARY KEY,
+    seq         INTEGER NOT NULL,
+    job_id      TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    at          INTEGER NOT NULL,
+    from_status TEXT,
+    to_status   TEXT NOT NULL,
+    attempt     INTEGER,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX timeline_job ON timeline (job_id, seq);
+
+CREATE TABLE assets (
+    id           INTEGER PRIMARY KEY,
+    job_id       TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    output_index INTEGER NOT NULL,
+    path         TEXT NOT NULL,
+    thumb_path   TEXT NOT NULL,
+    width        INTEGER NOT NULL,
+    height       INTEGER NOT NULL,
+    bytes        INTEGER NOT NULL,
+    sha256       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    UNIQUE (job_id, output_index)
+);
+
+CREATE TABLE ledger (
+    id            INTEGER PRIMARY KEY,
+    job_id        TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    run           INTEGER NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('reserve','charge','release')),
+    amount_micros INTEGER NOT NULL,
+    at            INTEGER NOT NULL,
+    UNIQUE (job_id, run, kind)
+);
+-- Whatever happens, a job is charged at most once.
+CREATE UNIQUE INDEX ledger_one_charge ON ledger (job_id) WHERE kind = 'charge';
+CREATE INDEX ledger_at ON ledger (at);
+
+CREATE VIRTUAL TABLE prompts_fts USING fts5 (
+    prompt, negative_prompt, content = 'jobs', content_rowid = 'rowid'
+);
+CREATE TRIGGER jobs_fts_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO prompts_fts (rowid, prompt, negative_prompt)
+    VALUES (new.rowid, new.prompt, new.negative_prompt);
+END;
+CREATE TRIGGER jobs_fts_delete AFTER DELETE ON jobs BEGIN
+    INSERT INTO prompts_fts (prompts_fts, rowid, prompt, negative_prompt)
+    VALUES ('delete', old.rowid, old.prompt, old.negative_prompt);
+END;
+"#;
+
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1)])
+}
+
+/// The schema version this build writes.
+pub fn latest_version() -> usize {
+    MIGRATION_COUNT
+}
+
+const MIGRATION_COUNT: usize = 1;

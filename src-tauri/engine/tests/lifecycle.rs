@@ -1,0 +1,259 @@
+//! A job's whole life through the public API, on the offline provider.
+
+mod common;
+
+use common::{env, env_with, files, new_job};
+use easel_engine::library::metadata::read_png_text;
+use easel_engine::{JobStatus, LedgerKind, ListQuery, RunUntil};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_goes_from_queued_to_completed_with_a_valid_png() {
+    let t = env();
+    let mut events = t.engine.subscribe();
+    let mut job = new_job("req-1", "a quiet harbour at sunset");
+    job.count = 2;
+    job.negative_prompt = Some("blurry".into());
+    let created = t.engine.create_job(job).await.expect("create");
+    assert_eq!(created.status, JobStatus::Queued);
+    assert_eq!(created.provider, "offline");
+
+    t.engine
+        .run_worker(RunUntil::Settled(vec![created.id.clone()]))
+        .await
+        .expect("run");
+
+    let d = t.engine.detail(&created.id).await.expect("detail");
+    assert_eq!(d.job.status, JobStatus::Completed);
+    assert_eq!(d.assets.len(), 2);
+    assert_eq!(d.attempts.len(), 1);
+    assert_eq!(d.attempts[0].outcome.as_deref(), Some("succeeded"));
+    assert!(d.attempts[0].handle.is_some());
+    let statuses: Vec<JobStatus> = d.timeline.iter().map(|e| e.to_status).collect();
+    assert_eq!(
+        statuses,
+        [
+            JobStatus::Queued,
+            JobStatus::Submitting,
+            JobStatus::Processing,
+            JobStatus::Saving,
+            JobStatus::Completed
+        ]
+    );
+    let kinds: Vec<LedgerKind> = d.ledger.iter().map(|l| l.kind).collect();
+    assert_eq!(kinds, [LedgerKind::Reserve, LedgerKind::Charge]);
+
+    for asset in &d.assets {
+        let bytes = std::fs::read(&asset.path).expect("image file");
+        let img = image::load_from_memory(&bytes).expect("decodes");
+        assert_eq!((img.width(), img.height()), (128, 96));
+        assert!(asset
+            .path
+            .starts_with(t.library.path().to_str().expect("utf8")));
+        let text = read_png_text(&bytes).expect("png text");
+        let params = text
+            .iter()
+            .find(|(k, _)| k == "parameters")
+            .map(|(_, v)| v.clone())
+            .expect("parameters chunk");
+        assert!(params.starts_with("a quiet harbour at sunset\nNegative prompt: blurry\n"));
+        assert!(params.contains(&format!("Seed: {}", 7 + asset.output_index)));
+        assert!(text
+            .iter()
+            .any(|(k, v)| k == "easel" && v.contains(&created.id)));
+        assert!(std::path::Path::new(&asset.thumb_path).exists());
+    }
+    // The two outputs are different images.
+    assert_ne!(d.assets[0].sha256, d.assets[1].sha256);
+
+    // Events arrived in commit order with increasing seq.
+    let mut last = 0;
+    let mut seen = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        assert!(ev.seq > last, "seq {} after {}", ev.seq, last);
+        last = ev.seq;
+        seen.push(ev.job.status);
+    }
+    assert_eq!(seen.first(), Some(&JobStatus::Queued));
+    assert_eq!(seen.last(), Some(&JobStatus::Completed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_request_id_never_creates_a_second_job() {
+    let t = env();
+    let a = t
+        .engine
+        .create_job(new_job("same", "first"))
+        .await
+        .expect("a");
+    let b = t
+        .engine
+        .create_job(new_job("same", "second"))
+        .await
+        .expect("b");
+    assert_eq!(a.id, b.id);
+    assert_eq!(b.prompt, "first");
+    let all = t.engine.list(ListQuery::default()).await.expect("list");
+    assert_eq!(all.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_with_one_request_id_make_one_job() {
+    let t = env();
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let engine = t.engine.clone();
+        handles.push(tokio::spawn(async move {
+            engine.create_job(new_job("double-click", "once")).await
+        }));
+    }
+    let mut ids = Vec::new();
+    for h in handles {
+        ids.push(h.await.expect("join").expect("create").id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(
+        t.engine
+            .list(ListQuery::default())
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_then_retry_runs_a_new_attempt_on_the_same_job() {
+    let t = env();
+    let job = t
+        .engine
+        .create_job(new_job("c1", "a red kite"))
+        .await
+        .expect("create");
+    let canceled = t.engine.cancel(&job.id).await.expect("cancel");
+    assert_eq!(canceled.status, JobStatus::Canceled);
+    // Canceling again is refused clearly and changes nothing.
+    let again = t.engine.cancel(&job.id).await.expect_err("second cancel");
+    assert!(again.to_string().contains("canceled"), "{again}");
+
+    let retried = t.engine.retry(&job.id).await.expect("retry");
+    assert_eq!(retried.status, JobStatus::Queued);
+    assert_eq!(retried.run, 2);
+    t.engine
+        .run_worker(RunUntil::Settled(vec![job.id.clone()]))
+        .await
+        .expect("run");
+    let d = t.engine.detail(&job.id).await.expect("detail");
+    assert_eq!(d.job.status, JobStatus::Completed);
+    assert_eq!(
+        d.attempts.len(),
+        1,
+        "the canceled run never reached a provider"
+    );
+    // Completed is final: neither cancel nor retry changes it.
+    assert!(t.engine.cancel(&job.id).await.is_err());
+    assert!(t.engine.retry(&job.id).await.is_err());
+    assert_eq!(
+        t.engine.get(&job.id).await.expect("get").status,
+        JobStatus::Completed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_prompts_and_keyset_paging_covers_every_job() {
+    let t = env();
+    for i in 0..25 {
+        let prompt = if i % 5 == 0 {
+            "lighthouse in fog"
+        } else {
+            "mountain lake"
+        };
+        t.engine
+            .create_job(new_job(&format!("r{i}"), prompt))
+            .await
+            .expect("create");
+    }
+    let hits = t.engine.search("lighth", 100).await.expect("search");
+    assert_eq!(hits.len(), 5);
+    assert!(hits.iter().all(|j| j.prompt.contains("lighthouse")));
+    // FTS syntax in user input is treated as text, not an error.
+    assert!(t
+        .engine
+        .search("\"unbalanced AND (", 10)
+        .await
+        .expect("safe")
+        .is_empty());
+
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = t
+            .engine
+            .list(ListQuery {
+                before: before.clone(),
+                limit: Some(7),
+                ..ListQuery::default()
+            })
+            .await
+            .expect("page");
+        let Some(last) = page.last() else { break };
+        before = Some((last.created_at, last.id.clone()));
+        seen.extend(page.into_iter().map(|j| j.id));
+    }
+    assert_eq!(seen.len(), 25);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first (ids are time-ordered)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monthly_budget_refuses_new_jobs_once_reached() {
+    let t = env_with(|c| {
+        c.offline.price_per_image_micros = 40_000;
+        c.monthly_budget_micros = Some(100_000);
+    });
+    let first = t.engine.create_job(new_job("b1", "one")).await.expect("1");
+    t.engine.create_job(new_job("b2", "two")).await.expect("2");
+    let err = t
+        .engine
+        .create_job(new_job("b3", "three"))
+        .await
+        .expect_err("over budget");
+    assert!(err.to_string().contains("budget"), "{err}");
+    // Canceling a queued job frees its share of the budget.
+    t.engine.cancel(&first.id).await.expect("cancel");
+    t.engine
+        .create_job(new_job("b3", "three"))
+        .await
+        .expect("fits again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_until_idle_finishes_every_job_and_leaves_no_temp_files() {
+    let t = env();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            t.engine
+                .create_job(new_job(&format!("i{i}"), "rolling hills"))
+                .await
+                .expect("create")
+                .id,
+        );
+    }
+    t.engine.run_worker(RunUntil::Idle).await.expect("idle");
+    for id in &ids {
+        assert_eq!(
+            t.engine.get(id).await.expect("get").status,
+            JobStatus::Completed
+        );
+    }
+    let lib = files(t.library.path());
+    assert_eq!(lib.len(), 5);
+    assert!(lib
+        .iter()
+        .all(|p| p.extension().is_some_and(|e| e == "png")));
+    assert!(lib.iter().all(|p| !p
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))));
+}

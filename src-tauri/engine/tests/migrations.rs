@@ -1,0 +1,84 @@
+//! Upgrades from every earlier schema version keep the data and leave a
+//! usable database; a database from a newer Easel is refused untouched.
+
+mod common;
+
+use easel_engine::store::schema::{latest_version, migrations};
+use easel_engine::store::{Store, StoreError};
+use easel_engine::{Config, Engine, JobStatus, ListQuery};
+use rusqlite::Connection;
+use std::time::Duration;
+
+/// Data a user of version `v` could have: one job per version that has jobs.
+fn seed(conn: &Connection, v: usize) {
+    if v >= 1 {
+        conn.execute(
+            "INSERT INTO jobs (id, request_id, status, provider, model, prompt, width, height, \
+             count, seed, created_at, updated_at, max_attempts, next_run_at, seq) \
+             VALUES ('old-job', 'old-req', 'completed', 'offline', 'easel-landscape-1', \
+             'an old prompt', 64, 64, 1, 3, 1000, 1000, 3, 1000, 1)",
+            [],
+        )
+        .expect("seed job");
+        conn.execute("UPDATE seq_counter SET value = 1", [])
+            .expect("seq");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_from_every_earlier_version() {
+    for from in 0..=latest_version() {
+        let data = tempfile::tempdir().expect("tmp");
+        let lib = tempfile::tempdir().expect("tmp");
+        let config = Config::new(data.path().to_path_buf(), Some(lib.path().to_path_buf()));
+        {
+            let mut conn = Connection::open(config.db_path()).expect("open");
+            migrations()
+                .to_version(&mut conn, from)
+                .expect("migrate to old version");
+            seed(&conn, from);
+        }
+        let engine = Engine::open(config).expect("upgrade");
+        let jobs = engine.list(ListQuery::default()).await.expect("list");
+        if from >= 1 {
+            assert_eq!(jobs.len(), 1, "from v{from}");
+            assert_eq!(jobs[0].status, JobStatus::Completed);
+            // The FTS index covers rows that existed before the upgrade.
+            let hits = engine.search("old prompt", 10).await.expect("search");
+            assert_eq!(hits.len(), 1, "from v{from}");
+        }
+        // New work still goes through: the new seq is above the old one.
+        let job = engine
+            .create_job(common::new_job("after-upgrade", "new"))
+            .await
+            .expect("create after upgrade");
+        assert!(job.seq > i64::from(from >= 1));
+        let conn = Connection::open(engine.store_path()).expect("reopen");
+        let version: usize = conn
+            .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+            .expect("version") as usize;
+        assert_eq!(version, latest_version());
+    }
+}
+
+#[test]
+fn a_database_from_a_newer_easel_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("easel.db");
+    {
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 999;")
+            .expect("future schema");
+    }
+    let before = std::fs::read(&path).expect("read");
+    let err = Store::open(&path, Duration::from_secs(1))
+        .err()
+        .expect("must refuse");
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 999, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer"), "{err}");
+    let after = std::fs::read(&path).expect("read");
+    assert!(after == before, "the newer database was modified");
+}
