@@ -25,6 +25,9 @@ section "ui: svelte-check"
 section "ui: eslint"
 (cd ui && npm run lint)
 
+section "ui: unit tests (vitest)"
+(cd ui && npm test)
+
 section "ui: build"
 (cd ui && npm run build)
 
@@ -36,6 +39,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 section "rust: cargo test"
 cargo test --workspace
+
+section "types: generated TypeScript bindings are committed and current"
+# `cargo test` regenerates ui/src/lib/bindings from the Rust types (ts-rs).
+if [ -n "$(git status --porcelain -- ui/src/lib/bindings)" ]; then
+  git status --short -- ui/src/lib/bindings
+  echo "ui/src/lib/bindings is out of date: run cargo test and commit the result" >&2
+  exit 1
+fi
 
 section "app: GUI smoke test"
 bash tests/app-smoke.sh

@@ -1,30 +1,7 @@
 //! Tauri commands: parse, call the engine, map the error. No business logic.
 
 use easel_engine::{Engine, ErrorPayload, JobDetail, JobSummary, ListQuery, NewJob};
-use serde::Deserialize;
 use tauri::State;
-
-/// What the generate panel sends. Unset fields take the engine's defaults.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub struct GenerateRequest {
-    pub request_id: String,
-    pub prompt: String,
-    #[serde(default)]
-    pub negative_prompt: Option<String>,
-    #[serde(default)]
-    pub provider: Option<String>,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub width: Option<u32>,
-    #[serde(default)]
-    pub height: Option<u32>,
-    #[serde(default)]
-    pub count: Option<u32>,
-    #[serde(default)]
-    pub seed: Option<u64>,
-}
 
 type Reply<T> = Result<T, ErrorPayload>;
 
@@ -32,22 +9,11 @@ fn err(e: easel_engine::EngineError) -> ErrorPayload {
     ErrorPayload::from(&e)
 }
 
+/// The generate panel sends the engine's `NewJob` as is (its TypeScript
+/// type is generated from the Rust one).
 #[tauri::command]
-pub async fn create_job(engine: State<'_, Engine>, request: GenerateRequest) -> Reply<JobSummary> {
-    engine
-        .create_job(NewJob {
-            request_id: request.request_id,
-            prompt: request.prompt,
-            negative_prompt: request.negative_prompt,
-            provider: request.provider,
-            model: request.model,
-            width: request.width.unwrap_or(1024),
-            height: request.height.unwrap_or(1024),
-            count: request.count.unwrap_or(1),
-            seed: request.seed,
-        })
-        .await
-        .map_err(err)
+pub async fn create_job(engine: State<'_, Engine>, request: NewJob) -> Reply<JobSummary> {
+    engine.create_job(request).await.map_err(err)
 }
 
 #[tauri::command]

@@ -56,8 +56,15 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Open the data folder and database (creating and migrating them).
+    /// Open the data folder and database (creating and migrating them), with
+    /// the providers this build ships.
     pub fn open(config: Config) -> Result<Engine, EngineError> {
+        let providers = Registry::from_config(&config);
+        Engine::open_with_providers(config, providers)
+    }
+
+    /// `open` with an explicit set of providers.
+    pub fn open_with_providers(config: Config, providers: Registry) -> Result<Engine, EngineError> {
         let mkdir = |path: &std::path::Path| {
             std::fs::create_dir_all(path).map_err(|source| EngineError::Io {
                 path: path.to_path_buf(),
@@ -73,7 +80,6 @@ impl Engine {
             &config.db_path(),
             Duration::from_millis(config.busy_timeout_ms),
         )?;
-        let providers = Registry::from_config(&config);
         let library = Library::new(
             config.library_dir.clone(),
             config.thumbs_dir(),

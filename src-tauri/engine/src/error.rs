@@ -5,6 +5,7 @@ use crate::library::LibraryError;
 use crate::model::JobStatus;
 use serde::Serialize;
 use std::path::PathBuf;
+use ts_rs::TS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -48,7 +49,8 @@ pub enum EngineError {
 }
 
 /// A stable, machine-readable error category for the UI and exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     InvalidInput,
@@ -87,7 +89,8 @@ impl EngineError {
 }
 
 /// The form an error crosses to the UI in.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
 pub struct ErrorPayload {
     pub kind: ErrorKind,
     pub message: String,

@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use ts_rs::TS;
 
 /// Where a job stands. Stored as its lowercase name in `jobs.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -79,29 +81,35 @@ impl FromStr for JobStatus {
 }
 
 /// What the user asked for. Validated by `Engine::create_job`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct NewJob {
     /// Client request id: the same id twice yields the same job.
     pub request_id: String,
     pub prompt: String,
     #[serde(default)]
+    #[ts(optional)]
     pub negative_prompt: Option<String>,
     /// None = the configured default provider.
     #[serde(default)]
+    #[ts(optional)]
     pub provider: Option<String>,
     /// None = the provider's default model.
     #[serde(default)]
+    #[ts(optional)]
     pub model: Option<String>,
     pub width: u32,
     pub height: u32,
     pub count: u32,
     /// None = a random seed, fixed at creation so a retry renders the same.
     #[serde(default)]
+    #[ts(optional, type = "number")]
     pub seed: Option<u64>,
 }
 
 /// The validated, stored description of what to generate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct JobSpec {
     pub prompt: String,
     pub negative_prompt: Option<String>,
@@ -110,11 +118,13 @@ pub struct JobSpec {
     pub width: u32,
     pub height: u32,
     pub count: u32,
+    #[ts(type = "number")]
     pub seed: u64,
 }
 
 /// A job as the gallery and events see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct JobSummary {
     pub id: String,
     pub request_id: String,
@@ -126,23 +136,29 @@ pub struct JobSummary {
     pub width: u32,
     pub height: u32,
     pub count: u32,
+    #[ts(type = "number")]
     pub seed: u64,
     /// Unix milliseconds.
+    #[ts(type = "number")]
     pub created_at: i64,
+    #[ts(type = "number")]
     pub updated_at: i64,
     pub attempts: u32,
     pub max_attempts: u32,
     pub run: u32,
     /// 0.0..=1.0 while processing, where the provider reports it.
     pub progress: Option<f64>,
+    #[ts(type = "number")]
     pub next_run_at: i64,
     /// Held for the user after repeated crashes while in flight.
     pub held: bool,
     pub crash_count: u32,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    #[ts(type = "number")]
     pub estimated_cost_micros: i64,
     /// Global, monotonically increasing change number (see `store::seq`).
+    #[ts(type = "number")]
     pub seq: i64,
 }
 
@@ -161,12 +177,15 @@ impl JobSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct Attempt {
     pub number: u32,
     pub provider: String,
     pub model: String,
+    #[ts(type = "number")]
     pub started_at: i64,
+    #[ts(type = "number | null")]
     pub ended_at: Option<i64>,
     pub outcome: Option<String>,
     pub http_status: Option<u16>,
@@ -174,9 +193,12 @@ pub struct Attempt {
     pub handle: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct TimelineEntry {
+    #[ts(type = "number")]
     pub seq: i64,
+    #[ts(type = "number")]
     pub at: i64,
     pub from_status: Option<JobStatus>,
     pub to_status: JobStatus,
@@ -184,19 +206,23 @@ pub struct TimelineEntry {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct Asset {
     pub output_index: u32,
     pub path: String,
     pub thumb_path: String,
     pub width: u32,
     pub height: u32,
+    #[ts(type = "number")]
     pub bytes: u64,
     pub sha256: String,
+    #[ts(type = "number")]
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 #[serde(rename_all = "lowercase")]
 pub enum LedgerKind {
     Reserve,
@@ -214,16 +240,20 @@ impl LedgerKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct LedgerEntry {
     pub run: u32,
     pub kind: LedgerKind,
+    #[ts(type = "number")]
     pub amount_micros: i64,
+    #[ts(type = "number")]
     pub at: i64,
 }
 
 /// Everything `easel-cli show` prints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct JobDetail {
     pub job: JobSummary,
     pub attempts: Vec<Attempt>,
@@ -233,19 +263,23 @@ pub struct JobDetail {
 }
 
 /// One change to one job, in commit order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct JobEvent {
+    #[ts(type = "number")]
     pub seq: i64,
     pub job: JobSummary,
 }
 
 /// Keyset paging: newest first; pass the last row's (created_at, id) to continue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
 pub struct ListQuery {
     pub status: Option<JobStatus>,
     pub provider: Option<String>,
     /// FTS5 query over prompts.
     pub search: Option<String>,
+    #[ts(type = "[number, string] | null")]
     pub before: Option<(i64, String)>,
     pub limit: Option<u32>,
 }

@@ -2,25 +2,11 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 
-export type JobStatus =
-  | 'queued'
-  | 'submitting'
-  | 'processing'
-  | 'saving'
-  | 'completed'
-  | 'failed'
-  | 'canceled'
-  | (string & {});
-
-/** A job as the shell sends it, from `list_jobs` and in every `job-event`. */
-export interface JobSummary {
-  id: string;
-  status: JobStatus;
-  prompt: string;
-  created_at: string | number;
-  /** Monotonically increasing event sequence number of this job's latest change. */
-  seq: number;
-}
+// Types shared with the engine are generated from Rust (ts-rs, `cargo test`).
+import type { JobSummary } from './bindings/JobSummary';
+import type { NewJob } from './bindings/NewJob';
+export type { JobStatus } from './bindings/JobStatus';
+export type { JobSummary };
 
 export const JOB_EVENT = 'job-event';
 
@@ -40,9 +26,10 @@ export function errorMessage(err: unknown): string {
 }
 
 export function createJob(prompt: string, requestId: string): Promise<JobSummary> {
-  // The command takes one `request` object whose fields are snake_case, as
-  // the engine's types are; unset fields take the engine's defaults.
-  return invoke<JobSummary>('create_job', { request: { prompt, request_id: requestId } });
+  // The command takes the engine's `NewJob` as one `request` object (snake_case
+  // fields); optional fields left out take the engine's defaults.
+  const request: NewJob = { request_id: requestId, prompt, width: 1024, height: 1024, count: 1 };
+  return invoke<JobSummary>('create_job', { request });
 }
 
 export function listJobs(): Promise<JobSummary[]> {

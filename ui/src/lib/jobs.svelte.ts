@@ -1,16 +1,13 @@
 // One store of jobs: filled by a first page load, then kept current by events.
-// Every event carries a monotonically increasing `seq`; a gap means we missed
-// something, so we refetch instead of guessing.
+// Every summary carries the global `seq` of its latest change. The shell's
+// bridge emits changes in `seq` order and coalesces a job's quick successive
+// changes into one event, so gaps in `seq` are normal; the store keeps, per
+// job, the copy with the highest `seq`, so an event that raced the first load
+// can never roll a job back.
 import { errorMessage, listJobs, onJobEvent, type JobSummary } from './api';
-
-function createdAtMs(job: JobSummary): number {
-  const value = typeof job.created_at === 'number' ? job.created_at : Date.parse(job.created_at);
-  return Number.isFinite(value) ? value : 0;
-}
 
 export class JobStore {
   #byId = $state<Record<string, JobSummary>>({});
-  #lastEventSeq: number | null = null;
   #unlisten: (() => void) | null = null;
 
   /** null until the first load has finished. */
@@ -18,7 +15,7 @@ export class JobStore {
   error = $state<string | null>(null);
 
   jobs = $derived(
-    Object.values(this.#byId).sort((a, b) => createdAtMs(b) - createdAtMs(a) || b.seq - a.seq),
+    Object.values(this.#byId).sort((a, b) => b.created_at - a.created_at || b.seq - a.seq),
   );
 
   /** Keep whichever copy of a job is newer. */
@@ -44,7 +41,7 @@ export class JobStore {
   async start(): Promise<void> {
     // Subscribe before the first load so nothing falls between the two.
     try {
-      this.#unlisten = await onJobEvent((job) => this.#onEvent(job));
+      this.#unlisten = await onJobEvent((job) => this.upsert(job));
     } catch (err) {
       this.error = errorMessage(err);
     }
@@ -54,14 +51,5 @@ export class JobStore {
   stop(): void {
     this.#unlisten?.();
     this.#unlisten = null;
-  }
-
-  #onEvent(job: JobSummary): void {
-    const last = this.#lastEventSeq;
-    this.#lastEventSeq = last === null ? job.seq : Math.max(last, job.seq);
-    this.upsert(job);
-    if (last !== null && job.seq > last + 1) {
-      void this.refresh();
-    }
   }
 }

@@ -165,6 +165,11 @@ impl Registry {
         Registry { providers }
     }
 
+    /// Add (or replace) a provider, e.g. one pointed at a test emulator.
+    pub fn insert(&mut self, provider: Arc<dyn Provider>) {
+        self.providers.insert(provider.id(), provider);
+    }
+
     pub fn get(&self, id: &str) -> Option<&Arc<dyn Provider>> {
         self.providers.get(id)
     }

@@ -1,0 +1,405 @@
+//! How the scheduler handles provider failures, bad results and an unavailable
+//! library. A scripted provider (a test double, in process) plays the
+//! provider's part so each failure happens exactly when the test wants it.
+
+mod common;
+
+use async_trait::async_trait;
+use common::{env, fast_config, files, new_job};
+use easel_engine::providers::offline::render::render_png;
+use easel_engine::providers::{
+    Capabilities, FailureKind, ModelInfo, PollStatus, Provider, ProviderError, Registry,
+    SubmitRequest,
+};
+use easel_engine::{Engine, JobSpec, JobStatus, LedgerKind, NewJob, RunUntil};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone)]
+enum Output {
+    Image,
+    Garbage,
+}
+
+struct Scripted {
+    caps: Capabilities,
+    submits: Mutex<VecDeque<Result<(), ProviderError>>>,
+    polls: Mutex<VecDeque<Result<PollStatus, ProviderError>>>,
+    output: Output,
+    submit_calls: AtomicU32,
+}
+
+impl Scripted {
+    fn new(
+        submits: Vec<Result<(), ProviderError>>,
+        polls: Vec<Result<PollStatus, ProviderError>>,
+        output: Output,
+    ) -> Arc<Self> {
+        Arc::new(Scripted {
+            caps: Capabilities {
+                models: vec![ModelInfo {
+                    id: "s1".into(),
+                    name: "scripted".into(),
+                    min_side: 64,
+                    max_side: 512,
+                    side_multiple: 8,
+                    max_count: 2,
+                    price_per_image_micros: 1_000,
+                }],
+                default_model: "s1".into(),
+                needs_key: false,
+                progress: true,
+                cancel: false,
+                idempotent_submit: false,
+            },
+            submits: Mutex::new(submits.into()),
+            polls: Mutex::new(polls.into()),
+            output,
+            submit_calls: AtomicU32::new(0),
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for Scripted {
+    fn id(&self) -> &'static str {
+        "scripted"
+    }
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<String, ProviderError> {
+        self.submit_calls.fetch_add(1, Ordering::SeqCst);
+        let next = self
+            .submits
+            .lock()
+            .expect("lock")
+            .pop_front()
+            .unwrap_or(Ok(()));
+        next.map(|()| format!("h-{}", req.idempotency_key))
+    }
+    async fn find_submitted(&self, _: &SubmitRequest<'_>) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+    async fn poll(&self, _: &str, _: &JobSpec) -> Result<PollStatus, ProviderError> {
+        self.polls
+            .lock()
+            .expect("lock")
+            .pop_front()
+            .unwrap_or(Ok(PollStatus::Done))
+    }
+    async fn fetch_outputs(&self, _: &str, spec: &JobSpec) -> Result<Vec<Vec<u8>>, ProviderError> {
+        Ok((0..spec.count)
+            .map(|i| match self.output {
+                Output::Image => {
+                    render_png("x", u64::from(i), spec.width, spec.height).expect("png")
+                }
+                Output::Garbage => b"<html>502 Bad Gateway</html>".to_vec(),
+            })
+            .collect())
+    }
+    async fn cancel(&self, _: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+fn err(kind: FailureKind, retry_after_ms: Option<u64>) -> ProviderError {
+    let mut e = ProviderError::new(kind, format!("scripted {kind:?}"));
+    e.retry_after = retry_after_ms.map(Duration::from_millis);
+    e.http_status = Some(429);
+    e
+}
+
+struct Setup {
+    engine: Engine,
+    provider: Arc<Scripted>,
+    _data: tempfile::TempDir,
+    library: tempfile::TempDir,
+}
+
+fn setup(provider: Arc<Scripted>) -> Setup {
+    let data = tempfile::tempdir().expect("tmp");
+    let library = tempfile::tempdir().expect("tmp");
+    let config = fast_config(data.path(), library.path());
+    let mut registry = Registry::from_config(&config);
+    registry.insert(provider.clone());
+    let engine = Engine::open_with_providers(config, registry).expect("open");
+    Setup {
+        engine,
+        provider,
+        _data: data,
+        library,
+    }
+}
+
+fn scripted_job(rid: &str) -> NewJob {
+    NewJob {
+        provider: Some("scripted".into()),
+        ..new_job(rid, "scripted job")
+    }
+}
+
+async fn run(s: &Setup, rid: &str) -> easel_engine::JobDetail {
+    let job = s
+        .engine
+        .create_job(scripted_job(rid))
+        .await
+        .expect("create");
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        s.engine.run_worker(RunUntil::Settled(vec![job.id.clone()])),
+    )
+    .await
+    .expect("finishes")
+    .expect("run");
+    s.engine.detail(&job.id).await.expect("detail")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_submit_is_retried_after_retry_after() {
+    let s = setup(Scripted::new(
+        vec![Err(err(FailureKind::RateLimited, Some(300)))],
+        vec![],
+        Output::Image,
+    ));
+    let d = run(&s, "r").await;
+    assert_eq!(d.job.status, JobStatus::Completed);
+    assert_eq!(d.attempts.len(), 2);
+    assert_eq!(d.attempts[0].outcome.as_deref(), Some("rate_limited"));
+    assert_eq!(d.attempts[0].http_status, Some(429));
+    assert_eq!(d.attempts[1].outcome.as_deref(), Some("succeeded"));
+    let waited = d.attempts[1].started_at - d.attempts[0].ended_at.expect("ended");
+    assert!(
+        waited >= 300,
+        "retried after {waited} ms, Retry-After was 300 ms"
+    );
+    let kinds: Vec<_> = d.ledger.iter().map(|l| l.kind).collect();
+    assert_eq!(
+        kinds,
+        [LedgerKind::Reserve, LedgerKind::Charge],
+        "one reservation across attempts"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retryable_failures_stop_at_max_attempts() {
+    let always = (0..10)
+        .map(|_| Err(err(FailureKind::Retryable, None)))
+        .collect();
+    let s = setup(Scripted::new(always, vec![], Output::Image));
+    let d = run(&s, "r").await;
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(d.job.error_code.as_deref(), Some("attempts_exhausted"));
+    assert_eq!(d.attempts.len(), 3);
+    assert_eq!(s.provider.submit_calls.load(Ordering::SeqCst), 3);
+    let kinds: Vec<_> = d.ledger.iter().map(|l| l.kind).collect();
+    assert_eq!(kinds, [LedgerKind::Reserve, LedgerKind::Release]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_content_policy_refusal_fails_at_once() {
+    let s = setup(Scripted::new(
+        vec![Err(err(FailureKind::ContentPolicy, None))],
+        vec![],
+        Output::Image,
+    ));
+    let d = run(&s, "r").await;
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(d.job.error_code.as_deref(), Some("content_policy"));
+    assert_eq!(d.attempts.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_poll_polls_again_and_never_resubmits() {
+    let polls = vec![
+        Err(err(FailureKind::Retryable, None)),
+        Ok(PollStatus::Pending {
+            progress: Some(0.5),
+        }),
+        Err(err(FailureKind::RateLimited, Some(50))),
+        Ok(PollStatus::Done),
+    ];
+    let s = setup(Scripted::new(vec![], polls, Output::Image));
+    let d = run(&s, "r").await;
+    assert_eq!(d.job.status, JobStatus::Completed);
+    assert_eq!(
+        s.provider.submit_calls.load(Ordering::SeqCst),
+        1,
+        "a poll error must not pay twice"
+    );
+    assert_eq!(d.attempts.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_that_does_not_decode_fails_the_job_and_writes_nothing() {
+    let s = setup(Scripted::new(vec![], vec![], Output::Garbage));
+    let d = run(&s, "r").await;
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(d.job.error_code.as_deref(), Some("invalid_image"));
+    assert!(d.job.error_message.as_deref().unwrap_or_default().len() > 10);
+    assert!(d.assets.is_empty());
+    assert!(files(s.library.path()).is_empty());
+    let kinds: Vec<_> = d.ledger.iter().map(|l| l.kind).collect();
+    assert_eq!(kinds, [LedgerKind::Reserve, LedgerKind::Release]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_that_disappears_mid_job_delays_the_save_and_loses_nothing() {
+    let t = env();
+    let job = t
+        .engine
+        .create_job(new_job("lib", "a barn in the rain"))
+        .await
+        .expect("create");
+    let lib = t.library.path().to_path_buf();
+    std::fs::remove_dir(&lib).expect("unplug");
+    let engine = t.engine.clone();
+    let id = job.id.clone();
+    let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Settled(vec![id])).await });
+    let mut saw_waiting = false;
+    for _ in 0..200 {
+        let j = t.engine.get(&job.id).await.expect("get");
+        if j.status == JobStatus::Saving
+            && j.error_message
+                .as_deref()
+                .is_some_and(|m| m.contains("does not exist"))
+        {
+            saw_waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        saw_waiting,
+        "the job should wait in saving while the library is missing"
+    );
+    std::fs::create_dir(&lib).expect("plug back in");
+    tokio::time::timeout(Duration::from_secs(60), worker)
+        .await
+        .expect("done")
+        .expect("join")
+        .expect("run");
+    let d = t.engine.detail(&job.id).await.expect("detail");
+    assert_eq!(d.job.status, JobStatus::Completed);
+    assert_eq!(files(&lib).len(), 1);
+    assert_eq!(d.attempts.len(), 1, "saving again never resubmits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_one_database_run_each_job_once_within_the_limit() {
+    let t = common::env_with(|c| {
+        c.offline.latency_ms = 150;
+        c.concurrency.insert("offline".into(), 1);
+    });
+    // A second engine on the same files stands for a second process.
+    let mut config2 = fast_config(t.data.path(), t.library.path());
+    config2.offline.latency_ms = 150;
+    config2.concurrency.insert("offline".into(), 1);
+    let second = Engine::open(config2).expect("second engine");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(
+            t.engine
+                .create_job(new_job(&format!("p{i}"), "pines"))
+                .await
+                .expect("create")
+                .id,
+        );
+    }
+    let (a, b) = tokio::join!(
+        t.engine.run_worker(RunUntil::Idle),
+        second.run_worker(RunUntil::Idle)
+    );
+    a.expect("worker a");
+    b.expect("worker b");
+    for id in &ids {
+        let d = t.engine.detail(id).await.expect("detail");
+        assert_eq!(d.job.status, JobStatus::Completed);
+        assert_eq!(d.attempts.len(), 1, "job {id} ran more than once");
+        assert_eq!(d.assets.len(), 1);
+    }
+    assert_eq!(files(t.library.path()).len(), 4);
+    // Never more than one running at a time (limit 1), judged from the
+    // global change log: each job's running span must not overlap another's.
+    let mut spans = Vec::new();
+    for id in &ids {
+        let d = t.engine.detail(id).await.expect("detail");
+        let start = d
+            .timeline
+            .iter()
+            .find(|e| e.to_status == JobStatus::Submitting)
+            .map(|e| e.seq);
+        let end = d
+            .timeline
+            .iter()
+            .find(|e| e.to_status == JobStatus::Completed)
+            .map(|e| e.seq);
+        spans.push((start.expect("start"), end.expect("end")));
+    }
+    spans.sort();
+    for w in spans.windows(2) {
+        assert!(w[0].1 < w[1].0, "running spans overlap: {spans:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_over_the_pixel_limit_fails_with_the_reason() {
+    let t = common::env_with(|c| c.image_limits.max_pixels = 1_000);
+    let job = t
+        .engine
+        .create_job(new_job("big", "too big"))
+        .await
+        .expect("create");
+    t.engine
+        .run_worker(RunUntil::Settled(vec![job.id.clone()]))
+        .await
+        .expect("run");
+    let d = t.engine.detail(&job.id).await.expect("detail");
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(d.job.error_code.as_deref(), Some("invalid_image"));
+    let msg = d.job.error_message.unwrap_or_default();
+    assert!(
+        msg.contains("128") && msg.contains("96"),
+        "reason should name the size: {msg}"
+    );
+    assert!(files(t.library.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canceling_a_running_job_stops_it_and_releases_its_reservation() {
+    let t = common::env_with(|c| {
+        c.offline.latency_ms = 60_000;
+        c.lease_ms = 300;
+    });
+    let job = t
+        .engine
+        .create_job(new_job("run", "slow"))
+        .await
+        .expect("create");
+    let engine = t.engine.clone();
+    let id = job.id.clone();
+    let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Forever).await });
+    for _ in 0..500 {
+        if t.engine.get(&job.id).await.expect("get").status == JobStatus::Processing {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        t.engine.get(&id).await.expect("get").status,
+        JobStatus::Processing
+    );
+    let canceled = t.engine.cancel(&id).await.expect("cancel");
+    assert_eq!(canceled.status, JobStatus::Canceled);
+    // Give the worker a few heartbeats to notice; nothing may change after.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let d = t.engine.detail(&id).await.expect("detail");
+    assert_eq!(d.job.status, JobStatus::Canceled);
+    assert_eq!(d.attempts[0].outcome.as_deref(), Some("canceled"));
+    let kinds: Vec<_> = d.ledger.iter().map(|l| l.kind).collect();
+    assert_eq!(kinds, [LedgerKind::Reserve, LedgerKind::Release]);
+    assert!(files(t.library.path()).is_empty());
+    worker.abort();
+}
