@@ -24,6 +24,8 @@ APT_PACKAGES=(
   dbus
   dbus-bin
   fonts-dejavu-core
+  # UI end-to-end tests (playwright-core drives this browser)
+  chromium
 )
 
 SUDO=()

@@ -31,6 +31,9 @@ section "ui: unit tests (vitest)"
 section "ui: build"
 (cd ui && npm run build)
 
+section "ui: end-to-end tests (Playwright + Chromium, mocked shell)"
+(cd ui && npm run test:e2e)
+
 section "rust: cargo fmt --check"
 cargo fmt --all --check
 

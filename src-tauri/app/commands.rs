@@ -1,11 +1,16 @@
 //! Tauri commands: parse, call the engine, map the error. No business logic.
 
-use easel_engine::{Engine, ErrorPayload, JobDetail, JobSummary, ListQuery, NewJob};
-use tauri::State;
+use easel_engine::{
+    AppSettings, Engine, EngineError, ErrorPayload, JobDetail, JobSummary, ListQuery, NewJob,
+    ProviderInfo, StartupReport,
+};
+use std::path::PathBuf;
+use tauri::{AppHandle, State};
+use tauri_plugin_opener::OpenerExt;
 
 type Reply<T> = Result<T, ErrorPayload>;
 
-fn err(e: easel_engine::EngineError) -> ErrorPayload {
+fn err(e: EngineError) -> ErrorPayload {
     ErrorPayload::from(&e)
 }
 
@@ -37,4 +42,80 @@ pub async fn cancel_job(engine: State<'_, Engine>, id: String) -> Reply<JobSumma
 #[tauri::command]
 pub async fn retry_job(engine: State<'_, Engine>, id: String) -> Reply<JobSummary> {
     engine.retry(&id).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn delete_jobs(engine: State<'_, Engine>, ids: Vec<String>) -> Reply<Vec<String>> {
+    engine.delete(ids).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn set_favorite(
+    engine: State<'_, Engine>,
+    ids: Vec<String>,
+    favorite: bool,
+) -> Reply<Vec<JobSummary>> {
+    engine.set_favorite(ids, favorite).await.map_err(err)
+}
+
+#[tauri::command]
+pub fn list_providers(engine: State<'_, Engine>) -> Vec<ProviderInfo> {
+    engine.provider_infos()
+}
+
+#[tauri::command]
+pub async fn startup_report(engine: State<'_, Engine>) -> Reply<StartupReport> {
+    engine.startup_report().await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn get_settings(engine: State<'_, Engine>) -> Reply<AppSettings> {
+    engine.settings().await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn save_settings(
+    app: AppHandle,
+    engine: State<'_, Engine>,
+    settings: AppSettings,
+) -> Reply<AppSettings> {
+    let saved = engine.save_settings(settings).await.map_err(err)?;
+    // The window may show images from the new library folder too.
+    crate::allow_images_from(&app, &PathBuf::from(&saved.library_dir));
+    Ok(saved)
+}
+
+/// Only files the engine stored may be revealed or opened.
+async fn known_file(engine: &Engine, path: &str) -> Reply<PathBuf> {
+    if engine.is_asset_path(path).await.map_err(err)? {
+        Ok(PathBuf::from(path))
+    } else {
+        Err(err(EngineError::InvalidInput(format!(
+            "{path} is not an image in the library"
+        ))))
+    }
+}
+
+#[tauri::command]
+pub async fn reveal_path(app: AppHandle, engine: State<'_, Engine>, path: String) -> Reply<()> {
+    let path = known_file(&engine, &path).await?;
+    app.opener().reveal_item_in_dir(&path).map_err(|e| {
+        err(EngineError::InvalidInput(format!(
+            "cannot show {}: {e}",
+            path.display()
+        )))
+    })
+}
+
+#[tauri::command]
+pub async fn open_path(app: AppHandle, engine: State<'_, Engine>, path: String) -> Reply<()> {
+    let path = known_file(&engine, &path).await?;
+    app.opener()
+        .open_path(path.to_string_lossy(), None::<&str>)
+        .map_err(|e| {
+            err(EngineError::InvalidInput(format!(
+                "cannot open {}: {e}",
+                path.display()
+            )))
+        })
 }

@@ -1,12 +1,14 @@
-//! Forwards job changes to the UI as `job-event` (a job summary, which
-//! carries its `seq`), in `seq` order.
+//! Forwards job changes to the UI as `job-event` (`JobEvent`: the job, its
+//! `seq`, and `prev_seq`, the seq of the previous event this bridge sent),
+//! in `seq` order. A window whose last seen seq is not `prev_seq` (it
+//! reloaded, or missed an event) refetches.
 //!
 //! It reads changes from the database by `seq` rather than relaying the
 //! in-process channel directly, so changes made by another process (the CLI
 //! beside the app) reach the window too, and the UI never sees a gap it
 //! could not fill. The in-process channel only wakes it early.
 
-use easel_engine::Engine;
+use easel_engine::{Engine, JobEvent};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter};
 use tokio::sync::broadcast::error::RecvError;
@@ -23,12 +25,19 @@ pub async fn bridge(app: AppHandle, engine: Engine) {
             0
         }
     };
+    let mut prev_seq = 0;
     loop {
         match engine.changed_since(seq, 500).await {
             Ok(jobs) => {
                 for job in jobs {
                     seq = seq.max(job.seq);
-                    if let Err(e) = app.emit(JOB_EVENT, &job) {
+                    let event = JobEvent {
+                        seq: job.seq,
+                        prev_seq,
+                        job,
+                    };
+                    prev_seq = event.seq;
+                    if let Err(e) = app.emit(JOB_EVENT, &event) {
                         tracing::warn!(error = %e, "cannot emit a job event");
                     }
                 }

@@ -8,7 +8,8 @@ mod commands;
 mod events;
 
 use easel_engine::{Config, Engine, RunUntil};
-use tauri::Manager;
+use std::path::Path;
+use tauri::{AppHandle, Manager};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
@@ -19,9 +20,14 @@ fn main() {
         .init();
 
     let app = tauri::Builder::default()
+        .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             // EASEL_DATA_DIR / EASEL_LIBRARY_DIR, then config.toml, then defaults.
-            let engine = Engine::open(Config::load(None, None)?)?;
+            let config = Config::load(None, None)?;
+            // The window may load images from these two folders and nothing else.
+            allow_images_from(app.handle(), &config.library_dir);
+            allow_images_from(app.handle(), &config.thumbs_dir());
+            let engine = Engine::open(config)?;
             app.manage(engine.clone());
             let worker = engine.clone();
             tauri::async_runtime::spawn(async move {
@@ -39,6 +45,14 @@ fn main() {
             commands::get_job,
             commands::cancel_job,
             commands::retry_job,
+            commands::delete_jobs,
+            commands::set_favorite,
+            commands::list_providers,
+            commands::startup_report,
+            commands::get_settings,
+            commands::save_settings,
+            commands::reveal_path,
+            commands::open_path,
         ])
         .build(tauri::generate_context!());
 
@@ -48,5 +62,12 @@ fn main() {
             eprintln!("easel: failed to start: {err}");
             std::process::exit(1);
         }
+    }
+}
+
+/// Let the asset protocol serve files below `dir` (recursively).
+pub(crate) fn allow_images_from(app: &AppHandle, dir: &Path) {
+    if let Err(e) = app.asset_protocol_scope().allow_directory(dir, true) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot allow the folder for images");
     }
 }

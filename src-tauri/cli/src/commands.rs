@@ -113,8 +113,8 @@ pub async fn list(engine: &Engine, a: ListArgs) -> Result<ExitCode, EngineError>
             status,
             provider: a.provider,
             search: a.search,
-            before: None,
             limit: Some(a.limit),
+            ..ListQuery::default()
         })
         .await?;
     if a.json {
@@ -143,9 +143,14 @@ pub async fn watch(engine: &Engine, json: bool) -> Result<ExitCode, EngineError>
     let mut seq = engine.current_seq().await?;
     loop {
         for job in engine.changed_since(seq, 500).await? {
+            let prev_seq = seq;
             seq = seq.max(job.seq);
             if json {
-                output::json_line(&easel_engine::JobEvent { seq: job.seq, job });
+                output::json_line(&easel_engine::JobEvent {
+                    seq: job.seq,
+                    prev_seq,
+                    job,
+                });
             } else {
                 println!(
                     "{} {} {} {}",

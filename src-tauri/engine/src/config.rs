@@ -198,14 +198,6 @@ impl Config {
         self.cache_dir.join("thumbnails")
     }
 
-    pub fn concurrency_for(&self, provider: &str) -> u32 {
-        self.concurrency
-            .get(provider)
-            .copied()
-            .unwrap_or(self.default_concurrency)
-            .max(1)
-    }
-
     pub fn base_url(&self, provider: &str) -> Option<&str> {
         self.base_urls.get(provider).map(String::as_str)
     }

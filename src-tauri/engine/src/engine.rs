@@ -4,20 +4,31 @@ use crate::config::Config;
 use crate::error::EngineError;
 use crate::jobs::transitions::{self, Outcome};
 use crate::jobs::validate;
-use crate::library::Library;
-use crate::model::{JobDetail, JobEvent, JobSummary, ListQuery, NewJob};
-use crate::providers::{Capabilities, Registry};
+use crate::library::{Library, LibraryError};
+use crate::model::{JobDetail, JobEvent, JobSummary, ListQuery, NewJob, StartupReport};
+use crate::providers::{Capabilities, ProviderInfo, Registry};
 use crate::store::jobs::{self as q, NewJobRow};
 use crate::store::{ledger, now_ms, Store, StoreError};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
 
+/// Settings the user can change while the app runs (see `save_settings`).
+pub(crate) struct Live {
+    pub library: Arc<Library>,
+    pub default_provider: String,
+    pub concurrency: BTreeMap<String, u32>,
+    pub monthly_budget_micros: Option<i64>,
+}
+
 pub(crate) struct Shared {
+    /// As loaded at start; `live` holds what the user changed since.
     pub config: Config,
+    pub live: RwLock<Live>,
     pub store: Store,
     pub providers: Registry,
-    pub library: Library,
     pub events: broadcast::Sender<JobEvent>,
     /// Wakes the scheduler when work may have appeared.
     pub wake: Notify,
@@ -26,9 +37,55 @@ pub(crate) struct Shared {
     /// Test hook: `EASEL_CRASHPOINT=<phase>` stops the worker at that point
     /// so a test can kill the process there.
     pub crashpoint: Option<String>,
+    /// The seq of the last event sent on `events` (for `JobEvent::prev_seq`).
+    last_event: Mutex<i64>,
+    /// Jobs that were in flight when this engine opened the database.
+    interrupted: Vec<String>,
+    /// The current library folder passed the full writability probe.
+    pub library_probed: AtomicBool,
 }
 
 impl Shared {
+    fn live(&self) -> std::sync::RwLockReadGuard<'_, Live> {
+        // A writer that panicked left a complete value behind (it only
+        // replaces whole fields), so the lock's content is still good.
+        self.live.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn library(&self) -> Arc<Library> {
+        Arc::clone(&self.live().library)
+    }
+
+    /// The click-to-queued path must stay one durable insert: the full
+    /// writability probe (a file created and removed) runs once per library
+    /// folder; after that a metadata look-up catches an unplugged drive.
+    pub fn check_library(&self) -> Result<(), EngineError> {
+        let library = self.library();
+        if !self.library_probed.load(Ordering::Acquire) {
+            library.check_writable()?;
+            self.library_probed.store(true, Ordering::Release);
+            return Ok(());
+        }
+        match std::fs::metadata(library.root()) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(LibraryError::NotAFolder(library.root().to_path_buf()).into()),
+            Err(_) => {
+                // Gone or unreadable: probe again next time it is back.
+                self.library_probed.store(false, Ordering::Release);
+                Err(LibraryError::Missing(library.root().to_path_buf()).into())
+            }
+        }
+    }
+
+    pub fn concurrency_for(&self, provider: &str) -> u32 {
+        self.live()
+            .concurrency
+            .get(provider)
+            .copied()
+            .unwrap_or(self.config.default_concurrency)
+            .max(1)
+    }
+
     /// Run a blocking store operation off the async runtime's threads.
     pub async fn db<T: Send + 'static>(
         &self,
@@ -42,11 +99,14 @@ impl Shared {
     }
 
     pub fn publish(&self, job: &JobSummary) {
+        let mut last = self.last_event.lock().unwrap_or_else(|p| p.into_inner());
         // No receivers is fine: nobody is watching.
         let _ = self.events.send(JobEvent {
             seq: job.seq,
+            prev_seq: *last,
             job: job.clone(),
         });
+        *last = job.seq;
     }
 }
 
@@ -85,6 +145,13 @@ impl Engine {
             config.thumbs_dir(),
             config.image_limits,
         );
+        let interrupted = store.read(q::in_flight)?;
+        let live = Live {
+            library: Arc::new(library),
+            default_provider: config.default_provider.clone(),
+            concurrency: config.concurrency.clone(),
+            monthly_budget_micros: config.monthly_budget_micros,
+        };
         let (events, _) = broadcast::channel(1024);
         let worker_id = format!(
             "{}-{}",
@@ -95,13 +162,16 @@ impl Engine {
         Ok(Engine {
             shared: Arc::new(Shared {
                 config,
+                live: RwLock::new(live),
                 store,
                 providers,
-                library,
                 events,
                 wake: Notify::new(),
                 worker_id,
                 crashpoint,
+                last_event: Mutex::new(0),
+                interrupted,
+                library_probed: AtomicBool::new(false),
             }),
         })
     }
@@ -116,21 +186,16 @@ impl Engine {
     pub async fn create_job(&self, new: NewJob) -> Result<JobSummary, EngineError> {
         validate::request_id(&new.request_id)?;
         let sh = &self.shared;
-        let rid = new.request_id.clone();
-        if let Some(existing) = sh
-            .db(move |s| s.read(|c| q::find_by_request_id(c, &rid)))
-            .await?
-        {
-            return Ok(existing);
-        }
-        let spec = validate::spec(&new, &sh.config.default_provider, &sh.providers)?;
-        sh.library.check_writable()?;
+        let default_provider = sh.live().default_provider.clone();
+        let spec = validate::spec(&new, &default_provider, &sh.providers)?;
+        sh.check_library()?;
         let provider = sh
             .providers
             .get(&spec.provider)
             .ok_or_else(|| EngineError::UnknownProvider(spec.provider.clone()))?;
         let cost = provider.estimate_cost_micros(&spec);
-        if let Some(budget) = sh.config.monthly_budget_micros {
+        let budget = sh.live().monthly_budget_micros;
+        if let Some(budget) = budget {
             let since = crate::ledger::month_start_ms();
             let committed = sh
                 .db(move |s| s.read(|c| ledger::committed_since(c, since)))
@@ -309,6 +374,113 @@ impl Engine {
         Ok(job)
     }
 
+    /// Mark or unmark jobs as favorites; returns the jobs that changed.
+    pub async fn set_favorite(
+        &self,
+        ids: Vec<String>,
+        favorite: bool,
+    ) -> Result<Vec<JobSummary>, EngineError> {
+        let changed = self
+            .shared
+            .db(move |s| {
+                s.write(|tx| {
+                    let mut out = Vec::new();
+                    for id in &ids {
+                        out.extend(q::set_favorite(tx, id, favorite, now_ms())?);
+                    }
+                    Ok(out)
+                })
+            })
+            .await?;
+        for job in &changed {
+            self.shared.publish(job);
+        }
+        Ok(changed)
+    }
+
+    /// Delete jobs with their images: the files go to the system trash (so
+    /// a mistake can be undone there), then the record goes. A job a worker
+    /// is running cannot be deleted: cancel it first.
+    pub async fn delete(&self, ids: Vec<String>) -> Result<Vec<String>, EngineError> {
+        let mut deleted = Vec::new();
+        for id in ids {
+            let detail = self.detail(&id).await?;
+            let job = &detail.job;
+            if job.status.is_running() && !job.held {
+                return Err(EngineError::WrongState {
+                    id: job.id.clone(),
+                    status: job.status,
+                    action: "delete",
+                });
+            }
+            let files: Vec<std::path::PathBuf> = detail
+                .assets
+                .iter()
+                .map(|a| std::path::PathBuf::from(&a.path))
+                .filter(|p| p.exists())
+                .collect();
+            if let Some(first) = files.first().cloned() {
+                tokio::task::spawn_blocking(move || trash::delete_all(&files))
+                    .await
+                    .map_err(|_| EngineError::Shutdown)?
+                    .map_err(|e| EngineError::Trash {
+                        path: first,
+                        message: e.to_string(),
+                    })?;
+            }
+            for asset in &detail.assets {
+                // Thumbnails are a cache: nothing to keep.
+                let _ = std::fs::remove_file(&asset.thumb_path);
+            }
+            let key = id.clone();
+            let gone = self
+                .shared
+                .db(move |s| s.write(|tx| q::delete(tx, &key)))
+                .await?;
+            if gone {
+                tracing::info!(job_id = %id, "job deleted");
+                deleted.push(id);
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// What an earlier run left unfinished, for the app's launch banner.
+    pub async fn startup_report(&self) -> Result<StartupReport, EngineError> {
+        let held = self
+            .list(ListQuery {
+                held: Some(true),
+                limit: Some(1000),
+                ..ListQuery::default()
+            })
+            .await?
+            .into_iter()
+            .filter(|j| !j.status.is_terminal())
+            .collect();
+        Ok(StartupReport {
+            interrupted: self.shared.interrupted.clone(),
+            held,
+        })
+    }
+
+    /// Is `path` an image or thumbnail the engine stored?
+    pub async fn is_asset_path(&self, path: &str) -> Result<bool, EngineError> {
+        let path = path.to_string();
+        self.shared
+            .db(move |s| s.read(|c| q::is_asset_path(c, &path)))
+            .await
+    }
+
+    pub fn provider_infos(&self) -> Vec<ProviderInfo> {
+        self.providers()
+            .into_iter()
+            .map(|(id, capabilities)| ProviderInfo {
+                id: id.to_string(),
+                capabilities,
+            })
+            .collect()
+    }
+
     pub fn store_path(&self) -> &std::path::Path {
         self.shared.store.path()
     }
@@ -318,8 +490,8 @@ impl Engine {
         self.shared.store.commits()
     }
 
-    pub fn library(&self) -> &Library {
-        &self.shared.library
+    pub fn library(&self) -> Arc<Library> {
+        self.shared.library()
     }
 }
 

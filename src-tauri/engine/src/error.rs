@@ -44,6 +44,8 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not move {path} to the trash: {message}")]
+    Trash { path: PathBuf, message: String },
     #[error("the engine is shutting down")]
     Shutdown,
 }
@@ -71,7 +73,7 @@ impl EngineError {
             EngineError::NotFound(_) => ErrorKind::NotFound,
             EngineError::WrongState { .. } => ErrorKind::Conflict,
             EngineError::BudgetExceeded { .. } => ErrorKind::Budget,
-            EngineError::Library(_) => ErrorKind::Library,
+            EngineError::Library(_) | EngineError::Trash { .. } => ErrorKind::Library,
             EngineError::Store(e) if e.is_user_facing() => ErrorKind::Storage,
             EngineError::Store(_) | EngineError::Io { .. } | EngineError::Shutdown => {
                 ErrorKind::Internal

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod library;
 pub mod model;
 pub mod providers;
+pub mod settings;
 pub mod store;
 
 pub use config::Config;
@@ -18,3 +19,5 @@ pub use engine::Engine;
 pub use error::{EngineError, ErrorKind, ErrorPayload};
 pub use jobs::scheduler::RunUntil;
 pub use model::*;
+pub use providers::ProviderInfo;
+pub use settings::AppSettings;

@@ -160,6 +160,10 @@ pub struct JobSummary {
     /// Global, monotonically increasing change number (see `store::seq`).
     #[ts(type = "number")]
     pub seq: i64,
+    pub favorite: bool,
+    /// The first image's thumbnail, once completed.
+    pub thumb_path: Option<String>,
+    pub asset_count: u32,
 }
 
 impl JobSummary {
@@ -268,18 +272,41 @@ pub struct JobDetail {
 pub struct JobEvent {
     #[ts(type = "number")]
     pub seq: i64,
+    /// The seq of the previous event on the same stream: a listener whose
+    /// last seen seq differs has missed something and should refetch.
+    #[ts(type = "number")]
+    pub prev_seq: i64,
     pub job: JobSummary,
 }
 
 /// Keyset paging: newest first; pass the last row's (created_at, id) to continue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
+#[serde(default)]
 pub struct ListQuery {
+    #[ts(optional)]
     pub status: Option<JobStatus>,
+    #[ts(optional)]
     pub provider: Option<String>,
-    /// FTS5 query over prompts.
+    /// FTS5 query over prompts: every word, as a prefix.
+    #[ts(optional)]
     pub search: Option<String>,
-    #[ts(type = "[number, string] | null")]
+    #[ts(optional)]
+    pub favorite: Option<bool>,
+    #[ts(optional)]
+    pub held: Option<bool>,
+    #[ts(optional, type = "[number, string]")]
     pub before: Option<(i64, String)>,
+    #[ts(optional)]
     pub limit: Option<u32>,
+}
+
+/// What the app shows at launch about jobs an earlier run left unfinished.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct StartupReport {
+    /// Jobs in flight when the last run stopped; being resumed now.
+    pub interrupted: Vec<String>,
+    /// Jobs held after repeated crashes, waiting for Resume or Discard.
+    pub held: Vec<JobSummary>,
 }

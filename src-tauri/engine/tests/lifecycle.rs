@@ -257,3 +257,112 @@ async fn running_until_idle_finishes_every_job_and_leaves_no_temp_files() {
         .file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with('.'))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn favorites_filter_and_delete_moves_files_to_the_trash() {
+    let t = env();
+    // Keep the test's trash out of the user's home.
+    let trash_home = tempfile::tempdir_in(t.library.path().parent().expect("parent")).expect("tmp");
+    std::env::set_var("XDG_DATA_HOME", trash_home.path());
+    let a = t
+        .engine
+        .create_job(new_job("fa", "alpha"))
+        .await
+        .expect("a");
+    let b = t.engine.create_job(new_job("fb", "beta")).await.expect("b");
+    t.engine.run_worker(RunUntil::Idle).await.expect("run");
+    let changed = t
+        .engine
+        .set_favorite(vec![a.id.clone()], true)
+        .await
+        .expect("fav");
+    assert_eq!(changed.len(), 1);
+    assert!(changed[0].favorite);
+    let favs = t
+        .engine
+        .list(ListQuery {
+            favorite: Some(true),
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        favs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        [a.id.as_str()]
+    );
+    let done = t.engine.get(&b.id).await.expect("get");
+    assert_eq!(done.asset_count, 1);
+    let thumb = done.thumb_path.clone().expect("thumb path");
+    assert!(std::path::Path::new(&thumb).exists());
+
+    let path = t.engine.detail(&b.id).await.expect("detail").assets[0]
+        .path
+        .clone();
+    assert!(t.engine.is_asset_path(&path).await.expect("known"));
+    let deleted = t.engine.delete(vec![b.id.clone()]).await.expect("delete");
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0], b.id);
+    assert!(
+        !std::path::Path::new(&path).exists(),
+        "file left in the library"
+    );
+    assert!(!std::path::Path::new(&thumb).exists());
+    assert!(
+        !files(trash_home.path()).is_empty(),
+        "file not in the trash"
+    );
+    assert!(t.engine.get(&b.id).await.is_err());
+    assert!(!t.engine.is_asset_path(&path).await.expect("known"));
+    assert_eq!(
+        t.engine
+            .list(ListQuery::default())
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_are_validated_saved_and_applied() {
+    let t = env();
+    let mut s = t.engine.settings().await.expect("settings");
+    assert_eq!(s.default_provider, "offline");
+    let new_lib = tempfile::tempdir().expect("tmp");
+    s.library_dir = new_lib.path().to_string_lossy().into_owned();
+    s.monthly_budget_micros = Some(5_000_000);
+    s.concurrency.insert("offline".into(), 3);
+    let saved = t.engine.save_settings(s.clone()).await.expect("save");
+    assert_eq!(saved.monthly_budget_micros, Some(5_000_000));
+    let text = std::fs::read_to_string(t.data.path().join("config.toml")).expect("config");
+    assert!(text.contains("monthly_budget_micros = 5000000"), "{text}");
+    let job = t
+        .engine
+        .create_job(new_job("s", "after move"))
+        .await
+        .expect("create");
+    t.engine
+        .run_worker(RunUntil::Settled(vec![job.id.clone()]))
+        .await
+        .expect("run");
+    assert_eq!(
+        files(new_lib.path()).len(),
+        1,
+        "new images go to the new folder"
+    );
+
+    let mut bad = s.clone();
+    bad.library_dir = "/no/such/folder".into();
+    assert!(t.engine.save_settings(bad).await.is_err());
+    let mut bad = s.clone();
+    bad.concurrency.insert("offline".into(), 0);
+    assert!(t.engine.save_settings(bad).await.is_err());
+    let mut bad = s;
+    bad.default_provider = "nope".into();
+    assert!(t.engine.save_settings(bad).await.is_err());
+    // Refused settings changed nothing.
+    assert_eq!(
+        t.engine.settings().await.expect("s").monthly_budget_micros,
+        Some(5_000_000)
+    );
+}

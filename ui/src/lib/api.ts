@@ -1,12 +1,44 @@
 // The one place the UI talks to the Tauri shell.
-import { invoke } from '@tauri-apps/api/core';
+import { convertFileSrc, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 
 // Types shared with the engine are generated from Rust (ts-rs, `cargo test`).
-import type { JobSummary } from './bindings/JobSummary';
+import type { JobStatus } from './bindings/JobStatus';
+import type { ListQuery as GenListQuery } from './bindings/ListQuery';
 import type { NewJob } from './bindings/NewJob';
-export type { JobStatus } from './bindings/JobStatus';
-export type { JobSummary };
+import type { AppSettings } from './bindings/AppSettings';
+import type { Asset } from './bindings/Asset';
+import type { Attempt } from './bindings/Attempt';
+import type { Capabilities } from './bindings/Capabilities';
+import type { ErrorPayload } from './bindings/ErrorPayload';
+import type { JobDetail } from './bindings/JobDetail';
+import type { JobEvent } from './bindings/JobEvent';
+import type { JobSummary } from './bindings/JobSummary';
+import type { ModelInfo } from './bindings/ModelInfo';
+import type { ProviderInfo } from './bindings/ProviderInfo';
+import type { StartupReport } from './bindings/StartupReport';
+import type { TimelineEntry } from './bindings/TimelineEntry';
+export type {
+  AppSettings,
+  Asset,
+  Attempt,
+  Capabilities,
+  ErrorPayload,
+  JobDetail,
+  JobEvent,
+  JobSummary,
+  ModelInfo,
+  ProviderInfo,
+  StartupReport,
+  TimelineEntry,
+  JobStatus,
+  NewJob,
+};
+
+/** Every key optional; unset keys are left out of the call. */
+export type ListQuery = {
+  [K in keyof GenListQuery]?: Exclude<GenListQuery[K], null | undefined>;
+};
 
 export const JOB_EVENT = 'job-event';
 
@@ -25,17 +57,72 @@ export function errorMessage(err: unknown): string {
   }
 }
 
-export function createJob(prompt: string, requestId: string): Promise<JobSummary> {
-  // The command takes the engine's `NewJob` as one `request` object (snake_case
-  // fields); optional fields left out take the engine's defaults.
-  const request: NewJob = { request_id: requestId, prompt, width: 1024, height: 1024, count: 1 };
+/** The ErrorPayload kind of a rejected invoke, when it has one. */
+export function errorKind(err: unknown): string | null {
+  if (err && typeof err === 'object' && 'kind' in err) {
+    const kind = (err as { kind: unknown }).kind;
+    if (typeof kind === 'string') return kind;
+  }
+  return null;
+}
+
+export function createJob(request: NewJob): Promise<JobSummary> {
   return invoke<JobSummary>('create_job', { request });
 }
 
-export function listJobs(): Promise<JobSummary[]> {
-  return invoke<JobSummary[]>('list_jobs');
+export function listJobs(query: ListQuery = {}): Promise<JobSummary[]> {
+  return invoke<JobSummary[]>('list_jobs', { query });
 }
 
-export function onJobEvent(handler: (job: JobSummary) => void): Promise<UnlistenFn> {
-  return listen<JobSummary>(JOB_EVENT, (event) => handler(event.payload));
+export function getJob(id: string): Promise<JobDetail> {
+  return invoke<JobDetail>('get_job', { id });
+}
+
+export function cancelJob(id: string): Promise<JobSummary> {
+  return invoke<JobSummary>('cancel_job', { id });
+}
+
+export function retryJob(id: string): Promise<JobSummary> {
+  return invoke<JobSummary>('retry_job', { id });
+}
+
+export function deleteJobs(ids: string[]): Promise<string[]> {
+  return invoke<string[]>('delete_jobs', { ids });
+}
+
+export function setFavorite(ids: string[], favorite: boolean): Promise<JobSummary[]> {
+  return invoke<JobSummary[]>('set_favorite', { ids, favorite });
+}
+
+export function listProviders(): Promise<ProviderInfo[]> {
+  return invoke<ProviderInfo[]>('list_providers');
+}
+
+export function startupReport(): Promise<StartupReport> {
+  return invoke<StartupReport>('startup_report');
+}
+
+export function getSettings(): Promise<AppSettings> {
+  return invoke<AppSettings>('get_settings');
+}
+
+export function saveSettings(settings: AppSettings): Promise<AppSettings> {
+  return invoke<AppSettings>('save_settings', { settings });
+}
+
+export function revealPath(path: string): Promise<void> {
+  return invoke<void>('reveal_path', { path });
+}
+
+export function openPath(path: string): Promise<void> {
+  return invoke<void>('open_path', { path });
+}
+
+/** A library file as an image URL (Tauri's asset protocol). */
+export function fileUrl(path: string): string {
+  return convertFileSrc(path);
+}
+
+export function onJobEvent(handler: (event: JobEvent) => void): Promise<UnlistenFn> {
+  return listen<JobEvent>(JOB_EVENT, (event) => handler(event.payload));
 }

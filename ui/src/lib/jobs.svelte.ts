@@ -1,51 +1,409 @@
-// One store of jobs: filled by a first page load, then kept current by events.
-// Every summary carries the global `seq` of its latest change. The shell's
-// bridge emits changes in `seq` order and coalesces a job's quick successive
-// changes into one event, so gaps in `seq` are normal; the store keeps, per
-// job, the copy with the highest `seq`, so an event that raced the first load
-// can never roll a job back.
-import { errorMessage, listJobs, onJobEvent, type JobSummary } from './api';
+// The one store of jobs: every copy of a job the UI shows comes from here.
+//
+// It is filled by list_jobs (the gallery's pages, and the jobs still in
+// flight) and then kept current by `job-event`s. Each summary carries the
+// global `seq` of its latest change, so the store keeps, per job, the copy
+// with the highest `seq`: an answer that raced an event can never roll a job
+// back, and a duplicate event changes nothing.
+//
+// Each event also names the seq of the event before it (`prev_seq`). When
+// that is not the last seq this window saw, something was missed (a dropped
+// event, a change that emits none such as a delete, a reloaded window): the
+// store refetches what it has loaded instead of guessing.
+// The plain Sets here are private bookkeeping that no template reads; what
+// templates read is reactive (the SvelteMap of jobs, `view`, the queue).
+/* eslint-disable svelte/prefer-svelte-reactivity */
+import { SvelteMap } from 'svelte/reactivity';
+import {
+  errorKind,
+  errorMessage,
+  getJob,
+  listJobs,
+  onJobEvent,
+  type JobEvent,
+  type JobSummary,
+  type ListQuery,
+} from './api';
+import {
+  ACTIVE_STATUSES,
+  compareKeys,
+  insertionIndex,
+  isActive,
+  keyOf,
+  matchesFilter,
+  queuePositions,
+  toQuery,
+  type GalleryFilter,
+  type JobKey,
+} from './order';
+
+/** Rows per gallery page. */
+export const PAGE_SIZE = 150;
+/** The most rows the engine returns for one list_jobs call. */
+export const MAX_LIMIT = 1000;
+/** At most this many single get_job calls when checking jobs after a gap. */
+const MAX_SINGLE_CHECKS = 200;
+/**
+ * A refetch reloads at most this many gallery rows; beyond them the gallery
+ * pages again as the user scrolls (a refetch is rare: a missed event).
+ */
+const MAX_REFETCH_ROWS = 5 * MAX_LIMIT;
 
 export class JobStore {
-  #byId = $state<Record<string, JobSummary>>({});
-  #unlisten: (() => void) | null = null;
+  readonly #jobs = new SvelteMap<string, JobSummary>();
 
+  /** Ids in gallery order (newest first) under `filter`, as far as loaded. */
+  view = $state.raw<string[]>([]);
+  #viewSet = new Set<string>();
+  /** The gallery's filter; change it with `setFilter`. */
+  filter = $state.raw<GalleryFilter>({});
+  /** Whether list_jobs has more rows after the loaded ones. */
+  hasMore = $state(true);
+  /** A page of the gallery is being fetched. */
+  loading = $state(false);
+  /** Bumped whenever the gallery starts over (a new filter). */
+  epoch = $state(0);
   /** null until the first load has finished. */
   ready = $state<boolean | null>(null);
   error = $state<string | null>(null);
 
-  jobs = $derived(
-    Object.values(this.#byId).sort((a, b) => b.created_at - a.created_at || b.seq - a.seq),
-  );
+  /** The last row list_jobs returned for the view: the keyset cursor. */
+  #cursor: JobKey | null = null;
+  /** Bumped by every reload; answers for an older one are dropped. */
+  #generation = 0;
+  /** Ids changed while a load was in flight, placed again once it lands. */
+  readonly #touched = new Set<string>();
+  #loadsInFlight = 0;
+  /** Jobs whose latest copy is in flight or held. */
+  readonly #active = new Set<string>();
+  /** Jobs whose latest copy is waiting in the queue. */
+  readonly #queued = new Set<string>();
+  #queuedVersion = $state(0);
+  #positions = $derived.by(() => {
+    void this.#queuedVersion;
+    const jobs: JobSummary[] = [];
+    for (const id of this.#queued) {
+      const job = this.#jobs.get(id);
+      if (job) jobs.push(job);
+    }
+    return queuePositions(jobs);
+  });
 
-  /** Keep whichever copy of a job is newer. */
-  upsert(job: JobSummary): void {
-    const known = this.#byId[job.id];
-    if (!known || job.seq >= known.seq) {
-      this.#byId[job.id] = job;
+  /**
+   * The seq of the last event seen. The shell's bridge starts its chain at
+   * prev_seq 0, so a window that is there from the start refetches nothing,
+   * while a reloaded one (mid-chain) sees a mismatch and refetches.
+   */
+  #lastSeq = 0;
+  #refetching: Promise<void> | null = null;
+  #refetchAgain = false;
+  #unlisten: (() => void) | null = null;
+
+  /** The latest copy of a job (reactive per job). */
+  get(id: string): JobSummary | undefined {
+    return this.#jobs.get(id);
+  }
+
+  /** The loaded gallery as summaries (small views and tests). */
+  viewJobs(): JobSummary[] {
+    return this.view.map((id) => this.#jobs.get(id)).filter((j): j is JobSummary => !!j);
+  }
+
+  /** 1 for the next job to run, among queued jobs the store knows; null if not queued. */
+  queuePosition(id: string): number | null {
+    return this.#positions.get(id) ?? null;
+  }
+
+  get queuedCount(): number {
+    return this.#positions.size;
+  }
+
+  /** The last event seq this window saw (0: none yet). */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  /** Keep whichever copy of a job is newer; returns whether this one was. */
+  upsert(job: JobSummary): boolean {
+    if (!this.#apply(job)) return false;
+    this.#place(job);
+    return true;
+  }
+
+  /** Store a copy without touching the gallery order. */
+  #apply(job: JobSummary): boolean {
+    const known = this.#jobs.get(job.id);
+    if (known && job.seq <= known.seq) return false;
+    this.#jobs.set(job.id, job);
+    if (this.#loadsInFlight > 0) this.#touched.add(job.id);
+
+    if (isActive(job.status) || job.held) this.#active.add(job.id);
+    else this.#active.delete(job.id);
+
+    const queued = job.status === 'queued' && !job.held;
+    const wasQueued = this.#queued.has(job.id);
+    if (queued && !wasQueued) this.#queued.add(job.id);
+    if (!queued && wasQueued) this.#queued.delete(job.id);
+    if (queued !== wasQueued) this.#queuedVersion += 1;
+    return true;
+  }
+
+  /** Put a job into, or take it out of, the gallery as its latest copy says. */
+  #place(job: JobSummary): void {
+    if (this.#viewSet.has(job.id)) {
+      // A prompt never changes, so a search result stays one; other filters
+      // (status, favorite) can stop matching.
+      if (!matchesFilter(job, this.filter, false)) this.#removeFromView(new Set([job.id]));
+      return;
+    }
+    if (!matchesFilter(job, this.filter)) return;
+    // Beyond the loaded range the job arrives with its page.
+    const inRange =
+      !this.hasMore || (this.#cursor !== null && compareKeys(keyOf(job), this.#cursor) <= 0);
+    if (!inRange) return;
+    const view = this.view;
+    const at = insertionIndex(
+      view.length,
+      (i) => {
+        const other = this.#jobs.get(view[i]);
+        return other ? keyOf(other) : [Number.POSITIVE_INFINITY, ''];
+      },
+      keyOf(job),
+    );
+    const next = view.slice();
+    next.splice(at, 0, job.id);
+    this.#viewSet.add(job.id);
+    this.view = next;
+  }
+
+  #removeFromView(ids: Set<string>): void {
+    let hit = false;
+    for (const id of ids) hit = this.#viewSet.delete(id) || hit;
+    if (hit) this.view = this.view.filter((id) => !ids.has(id));
+  }
+
+  #placeTouched(): void {
+    const ids = [...this.#touched];
+    this.#touched.clear();
+    for (const id of ids) {
+      const job = this.#jobs.get(id);
+      if (job) this.#place(job);
     }
   }
 
-  async refresh(): Promise<void> {
+  /** Apply one `job-event`, refetching when the seq chain shows a gap. */
+  applyEvent(event: JobEvent): void {
+    const last = this.#lastSeq;
+    if (event.seq <= last) {
+      // A duplicate or an old event: the seq check in upsert keeps it harmless.
+      this.upsert(event.job);
+      return;
+    }
+    this.#lastSeq = event.seq;
+    this.upsert(event.job);
+    if ((event.prev_seq ?? null) !== last) void this.refetch();
+  }
+
+  /** Show the gallery under a new filter, from the top. */
+  setFilter(filter: GalleryFilter): Promise<void> {
+    this.filter = filter;
+    return this.#reload(true);
+  }
+
+  /** Fetch the next page of the gallery (keyset: after the last row). */
+  async loadMore(): Promise<void> {
+    if (this.loading || !this.hasMore) return;
+    const generation = this.#generation;
+    const cursor = this.#cursor;
+    this.loading = true;
+    this.#touched.clear();
+    this.#loadsInFlight += 1;
     try {
-      const jobs = await listJobs();
-      for (const job of jobs) this.upsert(job);
+      const query: ListQuery = { ...toQuery(this.filter), limit: PAGE_SIZE };
+      if (cursor) query.before = [cursor[0], cursor[1]];
+      const rows = await listJobs(query);
+      if (generation !== this.#generation) return;
+      for (const row of rows) this.#apply(row);
+      const fresh: string[] = [];
+      for (const row of rows) {
+        const job = this.#jobs.get(row.id);
+        if (job && !this.#viewSet.has(job.id) && matchesFilter(job, this.filter, false)) {
+          fresh.push(job.id);
+          this.#viewSet.add(job.id);
+        }
+      }
+      if (fresh.length > 0) this.view = this.view.concat(fresh);
+      if (rows.length > 0) this.#cursor = keyOf(rows[rows.length - 1]);
+      this.hasMore = rows.length === PAGE_SIZE;
+      this.#placeTouched();
       this.ready = true;
       this.error = null;
     } catch (err) {
-      this.ready = false;
+      if (generation === this.#generation) this.#failed(err);
+    } finally {
+      this.#loadsInFlight -= 1;
+      if (generation === this.#generation) this.loading = false;
+    }
+  }
+
+  /**
+   * Load the gallery again. `reset` starts from one page (a new filter);
+   * otherwise as many rows as are loaded now are fetched again and swapped in
+   * at once, so the screen does not blank (a refetch after a gap).
+   */
+  async #reload(reset: boolean): Promise<void> {
+    const generation = ++this.#generation;
+    const want = reset ? PAGE_SIZE : Math.min(MAX_REFETCH_ROWS, Math.max(PAGE_SIZE, this.view.length));
+    if (reset) {
+      this.view = [];
+      this.#viewSet = new Set();
+      this.#cursor = null;
+      this.hasMore = true;
+      this.epoch += 1;
+    }
+    this.loading = true;
+    this.#touched.clear();
+    this.#loadsInFlight += 1;
+    try {
+      const base = toQuery(this.filter);
+      const rows: JobSummary[] = [];
+      let more = true;
+      let before: JobKey | null = null;
+      while (rows.length < want) {
+        const limit = Math.min(MAX_LIMIT, want - rows.length);
+        const query: ListQuery = { ...base, limit };
+        if (before) query.before = [before[0], before[1]];
+        const page = await listJobs(query);
+        if (generation !== this.#generation) return;
+        rows.push(...page);
+        if (page.length < limit) {
+          more = false;
+          break;
+        }
+        before = keyOf(page[page.length - 1]);
+      }
+      for (const row of rows) this.#apply(row);
+      const ids: string[] = [];
+      for (const row of rows) {
+        const job = this.#jobs.get(row.id);
+        if (job && matchesFilter(job, this.filter, false)) ids.push(job.id);
+      }
+      this.#viewSet = new Set(ids);
+      this.view = ids;
+      this.#cursor = rows.length > 0 ? keyOf(rows[rows.length - 1]) : null;
+      this.hasMore = more;
+      this.#placeTouched();
+      this.ready = true;
+      this.error = null;
+    } catch (err) {
+      if (generation === this.#generation) this.#failed(err);
+    } finally {
+      this.#loadsInFlight -= 1;
+      if (generation === this.#generation) this.loading = false;
+    }
+  }
+
+  #failed(err: unknown): void {
+    this.error = errorMessage(err);
+    if (this.ready === null) this.ready = false;
+  }
+
+  /**
+   * Bring every copy the store holds up to date: the loaded gallery, and the
+   * jobs in flight or held (queue positions, the recovery banner, the viewer).
+   * Calls that overlap are folded into one more round.
+   */
+  refetch(): Promise<void> {
+    if (this.#refetching) {
+      this.#refetchAgain = true;
+      return this.#refetching;
+    }
+    this.#refetching = (async () => {
+      try {
+        do {
+          this.#refetchAgain = false;
+          await Promise.all([this.#reload(false), this.refreshActive()]);
+        } while (this.#refetchAgain);
+      } finally {
+        this.#refetching = null;
+      }
+    })();
+    return this.#refetching;
+  }
+
+  /** Load every job in flight or held, and recheck ones the store thinks are. */
+  async refreshActive(): Promise<void> {
+    const queries: ListQuery[] = [
+      ...ACTIVE_STATUSES.map((status): ListQuery => ({ status, limit: MAX_LIMIT })),
+      { held: true, limit: MAX_LIMIT },
+    ];
+    try {
+      const pages = await Promise.all(queries.map((q) => listJobs(q)));
+      const seen = new Set<string>();
+      for (const page of pages) {
+        for (const job of page) {
+          seen.add(job.id);
+          this.upsert(job);
+        }
+      }
+      // Jobs believed active that no list mentions have moved on (or are gone).
+      const stale = [...this.#active].filter((id) => !seen.has(id)).slice(0, MAX_SINGLE_CHECKS);
+      await this.#fetchEach(stale);
+    } catch (err) {
       this.error = errorMessage(err);
     }
+  }
+
+  /** Fetch jobs the store does not hold yet (e.g. the recovery banner's). */
+  ensure(ids: string[]): Promise<void> {
+    return this.#fetchEach(ids.filter((id) => !this.#jobs.has(id)).slice(0, MAX_SINGLE_CHECKS));
+  }
+
+  async #fetchEach(ids: string[]): Promise<void> {
+    await Promise.all(
+      ids.map(async (id) => {
+        try {
+          this.upsert((await getJob(id)).job);
+        } catch (err) {
+          if (errorKind(err) === 'not_found') this.remove([id]);
+        }
+      }),
+    );
+  }
+
+  /** Forget jobs that were deleted. */
+  remove(ids: Iterable<string>): void {
+    const gone = new Set(ids);
+    let queueChanged = false;
+    for (const id of gone) {
+      this.#jobs.delete(id);
+      this.#active.delete(id);
+      this.#touched.delete(id);
+      queueChanged = this.#queued.delete(id) || queueChanged;
+    }
+    if (queueChanged) this.#queuedVersion += 1;
+    this.#removeFromView(gone);
+  }
+
+  /** The ids before and after `id` in the gallery, for the viewer. */
+  neighbors(id: string): { prev: string | null; next: string | null; index: number } {
+    const index = this.view.indexOf(id);
+    if (index < 0) return { prev: null, next: null, index };
+    return {
+      prev: index > 0 ? this.view[index - 1] : null,
+      next: index + 1 < this.view.length ? this.view[index + 1] : null,
+      index,
+    };
   }
 
   async start(): Promise<void> {
     // Subscribe before the first load so nothing falls between the two.
     try {
-      this.#unlisten = await onJobEvent((job) => this.upsert(job));
+      this.#unlisten = await onJobEvent((event) => this.applyEvent(event));
     } catch (err) {
       this.error = errorMessage(err);
     }
-    await this.refresh();
+    await Promise.all([this.#reload(true), this.refreshActive()]);
   }
 
   stop(): void {

@@ -256,9 +256,9 @@ async fn save(
             model: spec.model.clone(),
             created_at: chrono::DateTime::from_timestamp_millis(job.created_at).unwrap_or_default(),
         };
-        let sh2 = Arc::clone(sh);
+        let library = sh.library();
         // Decoding, hashing, fsync and resizing are blocking work.
-        let saved = tokio::task::spawn_blocking(move || sh2.library.save(&bytes, &params))
+        let saved = tokio::task::spawn_blocking(move || library.save(&bytes, &params))
             .await
             .map_err(|_| EngineError::Shutdown)?;
         match saved {

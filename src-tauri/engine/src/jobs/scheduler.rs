@@ -103,7 +103,7 @@ async fn claim_due(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engi
     }
     for provider in providers {
         loop {
-            let limit = sh.config.concurrency_for(&provider);
+            let limit = sh.concurrency_for(&provider);
             let (p, owner) = (provider.clone(), sh.worker_id.clone());
             let until = now_ms() + sh.config.lease_ms as i64;
             let claimed = sh

@@ -244,7 +244,7 @@ pub fn settle(
             &[Saving],
             Completed,
             ", lease_owner = NULL, lease_expires_at = NULL, progress = 1.0, crash_count = 0, \
-               error_code = NULL, error_message = NULL",
+               error_code = NULL, error_message = NULL, thumb_path = ?5, asset_count = ?6",
             format!("stored {} image(s)", assets.len()),
         ),
         Outcome::Failed { code, message, .. } => (
@@ -264,9 +264,17 @@ pub fn settle(
         Outcome::Failed { code, message, .. } => (code.as_str(), message.as_str()),
         _ => ("", ""),
     };
+    let (thumb, asset_count) = match outcome {
+        Outcome::Completed { assets } => (
+            assets.first().map(|a| a.thumb_path.clone()),
+            assets.len() as i64,
+        ),
+        _ => (None, 0),
+    };
     let args: Vec<&dyn rusqlite::ToSql> = match outcome {
         Outcome::Failed { .. } => vec![&code, &message],
-        _ => vec![],
+        Outcome::Completed { .. } => vec![&thumb, &asset_count],
+        Outcome::Canceled { .. } => vec![],
     };
     let Some(job) = q::change(
         tx,

@@ -11,8 +11,10 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+use ts_rs::TS;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
 pub struct ModelInfo {
     pub id: String,
     pub name: String,
@@ -21,10 +23,12 @@ pub struct ModelInfo {
     /// Width and height must be multiples of this.
     pub side_multiple: u32,
     pub max_count: u32,
+    #[ts(type = "number")]
     pub price_per_image_micros: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
 pub struct Capabilities {
     pub models: Vec<ModelInfo>,
     pub default_model: String,
@@ -42,6 +46,14 @@ impl Capabilities {
     pub fn model(&self, id: &str) -> Option<&ModelInfo> {
         self.models.iter().find(|m| m.id == id)
     }
+}
+
+/// A provider as the generate panel sees it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ProviderInfo {
+    pub id: String,
+    pub capabilities: Capabilities,
 }
 
 /// How a provider call failed; drives retry and the job's error code.

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 const JOB_COLS: &str = "id, request_id, status, provider, model, prompt, negative_prompt, \
     width, height, count, seed, created_at, updated_at, attempt_count, max_attempts, run, \
     progress, next_run_at, held, crash_count, error_code, error_message, \
-    estimated_cost_micros, seq";
+    estimated_cost_micros, seq, favorite, thumb_path, asset_count";
 
 fn status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<JobStatus> {
     let text: String = row.get(idx)?;
@@ -55,6 +55,9 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
         error_message: row.get(21)?,
         estimated_cost_micros: row.get(22)?,
         seq: row.get(23)?,
+        favorite: row.get(24)?,
+        thumb_path: row.get(25)?,
+        asset_count: row.get(26)?,
     })
 }
 
@@ -122,6 +125,14 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
     if let Some(provider) = &q.provider {
         args.push(Box::new(provider.clone()));
         sql.push_str(&format!(" AND provider = ?{}", args.len()));
+    }
+    if let Some(favorite) = q.favorite {
+        args.push(Box::new(favorite));
+        sql.push_str(&format!(" AND favorite = ?{}", args.len()));
+    }
+    if let Some(held) = q.held {
+        args.push(Box::new(held));
+        sql.push_str(&format!(" AND held = ?{}", args.len()));
     }
     if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         args.push(Box::new(fts_query(search)));
@@ -332,6 +343,49 @@ pub fn take_over(
     Ok(n == 1)
 }
 
+/// Mark or unmark favorites; returns the changed jobs.
+pub fn set_favorite(
+    tx: &Transaction<'_>,
+    id: &str,
+    favorite: bool,
+    now: i64,
+) -> Result<Option<JobSummary>> {
+    let sql = format!(
+        "UPDATE jobs SET favorite = ?2, updated_at = ?3, seq = {NEXT_SEQ_SQL} \
+         WHERE id = ?1 AND favorite != ?2 RETURNING {JOB_COLS}"
+    );
+    let row = tx
+        .query_row(&sql, params![id, favorite, now], summary)
+        .optional()?;
+    if row.is_some() {
+        bump_seq(tx)?;
+    }
+    Ok(row)
+}
+
+/// Remove a job that no worker holds (and its attempts, timeline and
+/// assets; ledger rows stay). Returns false when it is running or gone.
+pub fn delete(tx: &Transaction<'_>, id: &str) -> Result<bool> {
+    let n = tx.execute(
+        "DELETE FROM jobs WHERE id = ?1 AND (held = 1 OR status NOT IN ('submitting','processing','saving'))",
+        [id],
+    )?;
+    if n == 1 {
+        bump_seq(tx)?;
+    }
+    Ok(n == 1)
+}
+
+/// Jobs a worker was running when the last process stopped.
+pub fn in_flight(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM jobs WHERE held = 0 AND status IN ('submitting','processing','saving') \
+         ORDER BY created_at",
+    )?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 pub fn handle(conn: &Connection, id: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row("SELECT handle FROM jobs WHERE id = ?1", [id], |r| r.get(0))
@@ -442,6 +496,14 @@ pub fn insert_asset(tx: &Transaction<'_>, job_id: &str, a: &Asset) -> Result<boo
         ],
     )?;
     Ok(n == 1)
+}
+
+pub fn is_asset_path(conn: &Connection, path: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM assets WHERE path = ?1 OR thumb_path = ?1)",
+        [path],
+        |r| r.get(0),
+    )?)
 }
 
 pub fn assets(conn: &Connection, job_id: &str) -> Result<Vec<Asset>> {

@@ -58,6 +58,10 @@ CREATE TABLE jobs (
     error_code      TEXT,
     error_message   TEXT,
     estimated_cost_micros INTEGER NOT NULL DEFAULT 0,
+    favorite        INTEGER NOT NULL DEFAULT 0,
+    -- Denormalized from assets at completion, for the gallery grid.
+    thumb_path      TEXT,
+    asset_count     INTEGER NOT NULL DEFAULT 0,
     seq             INTEGER NOT NULL
 );
 -- The scheduler's claim and the recovery scan.
@@ -66,6 +70,7 @@ CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE lease_expires_at IS NOT
 -- The gallery's keyset paging, newest first.
 CREATE INDEX jobs_created ON jobs (created_at DESC, id DESC);
 CREATE INDEX jobs_seq ON jobs (seq);
+CREATE INDEX jobs_favorite ON jobs (favorite, created_at DESC) WHERE favorite = 1;
 
 CREATE TABLE attempts (
     id          INTEGER PRIMARY KEY,
@@ -108,9 +113,10 @@ CREATE TABLE assets (
     UNIQUE (job_id, output_index)
 );
 
+-- No foreign key: money spent stays on the books when a job is deleted.
 CREATE TABLE ledger (
     id            INTEGER PRIMARY KEY,
-    job_id        TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    job_id        TEXT NOT NULL,
     run           INTEGER NOT NULL,
     kind          TEXT NOT NULL CHECK (kind IN ('reserve','charge','release')),
     amount_micros INTEGER NOT NULL,

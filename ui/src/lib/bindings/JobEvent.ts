@@ -4,4 +4,9 @@ import type { JobSummary } from "./JobSummary";
 /**
  * One change to one job, in commit order.
  */
-export type JobEvent = { seq: number, job: JobSummary, };
+export type JobEvent = { seq: number, 
+/**
+ * The seq of the previous event on the same stream: a listener whose
+ * last seen seq differs has missed something and should refetch.
+ */
+prev_seq: number, job: JobSummary, };

@@ -20,4 +20,8 @@ held: boolean, crash_count: number, error_code: string | null, error_message: st
 /**
  * Global, monotonically increasing change number (see `store::seq`).
  */
-seq: number, };
+seq: number, favorite: boolean, 
+/**
+ * The first image's thumbnail, once completed.
+ */
+thumb_path: string | null, asset_count: number, };

@@ -4,8 +4,8 @@ import type { JobStatus } from "./JobStatus";
 /**
  * Keyset paging: newest first; pass the last row's (created_at, id) to continue.
  */
-export type ListQuery = { status: JobStatus | null, provider: string | null, 
+export type ListQuery = { status?: JobStatus, provider?: string, 
 /**
- * FTS5 query over prompts.
+ * FTS5 query over prompts: every word, as a prefix.
  */
-search: string | null, before: [number, string] | null, limit: number | null, };
+search?: string, favorite?: boolean, held?: boolean, before?: [number, string], limit?: number, };

@@ -1,0 +1,142 @@
+// What the buttons do: call the shell, feed the answer into the store, and
+// say what happened.
+import {
+  cancelJob,
+  createJob,
+  deleteJobs,
+  errorMessage,
+  openPath,
+  retryJob,
+  revealPath,
+  setFavorite,
+  type JobSummary,
+  type NewJob,
+} from './api';
+import type { Catalog } from './catalog.svelte';
+import type { JobStore } from './jobs.svelte';
+import { notices } from './notices.svelte';
+import { clampCount, fitPreset } from './sizes';
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export async function retryJobs(store: JobStore, ids: string[]): Promise<void> {
+  const results = await Promise.allSettled(ids.map((id) => retryJob(id)));
+  const failed: string[] = [];
+  for (const r of results) {
+    if (r.status === 'fulfilled') store.upsert(r.value);
+    else failed.push(errorMessage(r.reason));
+  }
+  if (failed.length > 0) {
+    notices.error(
+      ids.length === 1 ? `Could not retry: ${failed[0]}` : `${plural(failed.length, 'job')} could not be retried: ${failed[0]}`,
+    );
+  } else if (ids.length > 1) {
+    notices.push(`Retrying ${plural(ids.length, 'job')}`);
+  }
+}
+
+export async function favoriteJobs(store: JobStore, ids: string[], favorite: boolean): Promise<void> {
+  try {
+    for (const job of await setFavorite(ids, favorite)) store.upsert(job);
+  } catch (err) {
+    notices.error(`Could not update favorites: ${errorMessage(err)}`);
+  }
+}
+
+/** Delete jobs and their files (to the trash); returns the ids deleted. */
+export async function deleteJobsAndFiles(store: JobStore, ids: string[]): Promise<string[]> {
+  try {
+    const deleted = await deleteJobs(ids);
+    store.remove(deleted);
+    const kept = ids.length - deleted.length;
+    if (kept > 0) {
+      notices.error(`${plural(kept, 'job')} not deleted: a running job must be canceled first.`);
+    } else {
+      notices.push(`Deleted ${plural(deleted.length, 'job')} (files moved to the trash)`);
+    }
+    return deleted;
+  } catch (err) {
+    notices.error(`Could not delete: ${errorMessage(err)}`);
+    return [];
+  }
+}
+
+export async function cancel(store: JobStore, id: string): Promise<void> {
+  try {
+    store.upsert(await cancelJob(id));
+  } catch (err) {
+    notices.error(`Could not cancel: ${errorMessage(err)}`);
+  }
+}
+
+/** Generate again with the same parameters (a new request), optionally elsewhere. */
+export async function rerun(
+  store: JobStore,
+  catalog: Catalog,
+  job: JobSummary,
+  providerId?: string,
+): Promise<JobSummary | null> {
+  const request: NewJob = {
+    request_id: crypto.randomUUID(),
+    prompt: job.prompt,
+    width: job.width,
+    height: job.height,
+    count: job.count,
+    seed: job.seed,
+  };
+  if (job.negative_prompt) request.negative_prompt = job.negative_prompt;
+  if (providerId && providerId !== job.provider) {
+    const provider = catalog.provider(providerId);
+    request.provider = providerId;
+    request.model = provider?.capabilities.default_model;
+    // Keep the aspect, but at a size and count the other model accepts.
+    const model = catalog.model(providerId, request.model);
+    if (model) {
+      const fitted = fitPreset({ label: '', width: job.width, height: job.height }, model);
+      if (fitted) {
+        request.width = fitted.width;
+        request.height = fitted.height;
+      }
+      request.count = clampCount(job.count, model.max_count);
+    }
+  } else {
+    request.provider = job.provider;
+    request.model = job.model;
+  }
+  try {
+    const created = await createJob(request);
+    store.upsert(created);
+    notices.push(`Queued again on ${created.provider}`);
+    return created;
+  } catch (err) {
+    notices.error(`Could not re-run: ${errorMessage(err)}`);
+    return null;
+  }
+}
+
+export async function reveal(path: string): Promise<void> {
+  try {
+    await revealPath(path);
+  } catch (err) {
+    notices.error(`Could not show the file: ${errorMessage(err)}`);
+  }
+}
+
+export async function openWithSystem(path: string): Promise<void> {
+  try {
+    await openPath(path);
+  } catch (err) {
+    notices.error(`Could not open the file: ${errorMessage(err)}`);
+  }
+}
+
+export async function copyText(text: string, what: string): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text);
+    notices.push(`${what} copied`);
+  } catch (err) {
+    notices.error(`Could not copy: ${errorMessage(err)}`);
+  }
+}

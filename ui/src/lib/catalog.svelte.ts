@@ -1,0 +1,37 @@
+// What the engine offers (providers and their models) and its settings.
+import {
+  errorMessage,
+  getSettings,
+  listProviders,
+  type AppSettings,
+  type ModelInfo,
+  type ProviderInfo,
+} from './api';
+
+export class Catalog {
+  providers = $state.raw<ProviderInfo[]>([]);
+  settings = $state.raw<AppSettings | null>(null);
+  error = $state<string | null>(null);
+  loaded = $state(false);
+
+  async load(): Promise<void> {
+    const [providers, settings] = await Promise.allSettled([listProviders(), getSettings()]);
+    if (providers.status === 'fulfilled') this.providers = providers.value;
+    else this.error = `Could not load providers: ${errorMessage(providers.reason)}`;
+    if (settings.status === 'fulfilled') this.settings = settings.value;
+    this.loaded = true;
+  }
+
+  provider(id: string | null | undefined): ProviderInfo | undefined {
+    return this.providers.find((p) => p.id === id);
+  }
+
+  model(providerId: string | null | undefined, modelId: string | null | undefined): ModelInfo | undefined {
+    return this.provider(providerId)?.capabilities.models.find((m) => m.id === modelId);
+  }
+
+  /** Providers a job can be sent to now (none needs a key yet). */
+  get usable(): ProviderInfo[] {
+    return this.providers.filter((p) => !p.capabilities.needs_key);
+  }
+}

@@ -1,0 +1,97 @@
+// Pure helpers for the gallery's order, its filters and the queue.
+import type { JobStatus, JobSummary, ListQuery } from './api';
+
+/** A job's position in keyset order: newest first, then id descending. */
+export type JobKey = readonly [created_at: number, id: string];
+
+export function keyOf(job: Pick<JobSummary, 'created_at' | 'id'>): JobKey {
+  return [job.created_at, job.id];
+}
+
+/** Negative when `a` comes before `b` in the gallery (newer first), as the engine orders. */
+export function compareKeys(a: JobKey, b: JobKey): number {
+  if (a[0] !== b[0]) return b[0] - a[0];
+  return a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0;
+}
+
+/** What the gallery is filtered by (the part of ListQuery the user picks). */
+export type GalleryFilter = {
+  status?: JobStatus;
+  provider?: string;
+  favorite?: boolean;
+  search?: string;
+};
+
+export function toQuery(filter: GalleryFilter): ListQuery {
+  const query: ListQuery = {};
+  if (filter.status) query.status = filter.status;
+  if (filter.provider) query.provider = filter.provider;
+  if (filter.favorite) query.favorite = true;
+  const search = filter.search?.trim();
+  if (search) query.search = search;
+  return query;
+}
+
+/**
+ * Words of a prompt, lowercased, split like a simple full-text tokenizer:
+ * letters and digits are word characters, everything else separates.
+ */
+function words(text: string): string[] {
+  return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+/**
+ * Client-side stand-in for the engine's prompt search (every typed word must
+ * start some word of the prompt). Used only to decide whether a job that
+ * appears through an event belongs in a search result already on screen.
+ */
+export function matchesSearch(prompt: string, search: string | undefined): boolean {
+  const wanted = words(search ?? '');
+  if (wanted.length === 0) return true;
+  const have = words(prompt);
+  return wanted.every((w) => have.some((h) => h.startsWith(w)));
+}
+
+/** Whether a job belongs in the gallery under `filter`. */
+export function matchesFilter(job: JobSummary, filter: GalleryFilter, withSearch = true): boolean {
+  if (filter.status && job.status !== filter.status) return false;
+  if (filter.provider && job.provider !== filter.provider) return false;
+  if (filter.favorite && !job.favorite) return false;
+  if (withSearch && !matchesSearch(job.prompt, filter.search)) return false;
+  return true;
+}
+
+export const ACTIVE_STATUSES: readonly JobStatus[] = ['queued', 'submitting', 'processing', 'saving'];
+
+export function isActive(status: JobStatus): boolean {
+  return ACTIVE_STATUSES.includes(status);
+}
+
+export function isTerminal(status: JobStatus): boolean {
+  return !isActive(status);
+}
+
+/**
+ * Queue positions (1 = next to run) of queued jobs, oldest first. Held jobs
+ * wait for the user, not for a slot, so they have no position.
+ */
+export function queuePositions(jobs: Iterable<JobSummary>): Map<string, number> {
+  const queued = [...jobs].filter((j) => j.status === 'queued' && !j.held);
+  queued.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return new Map(queued.map((j, i) => [j.id, i + 1]));
+}
+
+/**
+ * Index at which `key` goes into `sorted` (gallery order) to keep it sorted.
+ * `keyAt(i)` gives the key of the i-th element.
+ */
+export function insertionIndex(length: number, keyAt: (i: number) => JobKey, key: JobKey): number {
+  let lo = 0;
+  let hi = length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeys(keyAt(mid), key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

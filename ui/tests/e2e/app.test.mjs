@@ -1,0 +1,569 @@
+// End-to-end tests of the UI in Debian's Chromium, driven by playwright-core,
+// against the test build (tests/e2e/vite.config.ts) whose Tauri IPC is a fake
+// engine (tests/e2e/fake-engine.ts). Run with `npm run test:e2e`.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
+
+const UI = new URL('../../', import.meta.url).pathname;
+const BUILD = join(UI, 'test-results/dist-e2e');
+const SHOTS = join(UI, 'test-results/screenshots');
+const CHROMIUM = process.env.EASEL_CHROMIUM ?? '/usr/bin/chromium';
+const T = { timeout: 90_000 };
+
+let server;
+let baseUrl;
+let context;
+let profile;
+
+before(async () => {
+  assert.ok(existsSync(join(BUILD, 'index.html')), `no test build at ${BUILD}: run npm run build:e2e`);
+  mkdirSync(SHOTS, { recursive: true });
+  ({ server, url: baseUrl } = await startServer(BUILD));
+  profile = mkdtempSync(join(tmpdir(), 'easel-e2e-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1200, height: 800 },
+    colorScheme: 'light',
+    permissions: ['clipboard-read', 'clipboard-write'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await context?.close();
+  server?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+/** Open the app with a fresh fake engine; `query` seeds it (e.g. "seed=40"). */
+async function open(query = '') {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text());
+  });
+  page.errors = errors;
+  await page.goto(`${baseUrl}/?${query}`);
+  await page.getByTestId('engine-status').filter({ hasText: 'Engine ready' }).waitFor();
+  return page;
+}
+
+async function close(page) {
+  const errors = page.errors;
+  await page.close();
+  assert.deepEqual(errors, [], 'the page logged errors');
+}
+
+const fake = (page, fn, arg) => page.evaluate(fn, arg);
+const calls = (page, cmd) =>
+  page.evaluate((c) => window.__easelFake.calls.filter((x) => x.cmd === c).map((x) => x.args), cmd);
+const cards = (page) => page.getByTestId('job-card');
+const cardFor = (page, prompt, status) =>
+  page.locator(`[data-testid="job-card"]${status ? `[data-status="${status}"]` : ''}`, { hasText: prompt });
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+/** Poll in the page until `fn(arg)` is truthy. */
+async function until(page, fn, arg, message, timeout = 10_000) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout, polling: 50 });
+  } catch {
+    throw new Error(`timed out waiting: ${message}`);
+  }
+}
+
+async function generate(page, prompt) {
+  await page.locator('#prompt').fill(prompt);
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  await cardFor(page, prompt).waitFor();
+}
+
+test('the production bundle contains no mocks', () => {
+  const dist = join(UI, 'dist/assets');
+  if (!existsSync(dist)) {
+    console.log('# skipped: no production build in ui/dist (npm run build)');
+    return;
+  }
+  for (const file of readdirSync(dist).filter((f) => f.endsWith('.js'))) {
+    const text = readFileSync(join(dist, file), 'utf8');
+    for (const marker of ['__easelFake', 'mock-files', 'studio-sim', 'shouldMockEvents']) {
+      assert.ok(!text.includes(marker), `${file} contains "${marker}"`);
+    }
+  }
+});
+
+test('an empty prompt shows a message and creates nothing', T, async () => {
+  const page = await open();
+  await page.getByText('No images yet.').waitFor();
+  await shot(page, '01-empty');
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  await page.locator('#generate-message').filter({ hasText: 'Write a prompt first' }).waitFor();
+  assert.equal(await page.locator('#prompt').getAttribute('aria-invalid'), 'true');
+  assert.equal((await calls(page, 'create_job')).length, 0);
+  await shot(page, '02-empty-prompt');
+  await close(page);
+});
+
+test('generate: queued at once, then processing, then completed with a thumbnail', T, async () => {
+  const page = await open();
+  await fake(page, () => (window.__easelFake.paused = true));
+  await page.locator('#prompt').fill('A quiet harbor at dawn');
+  await page.locator('#negative').fill('people');
+  await page.getByText('3:2', { exact: true }).click();
+  await page.locator('#prompt').press('Control+Enter');
+  const card = cardFor(page, 'A quiet harbor at dawn');
+  await card.and(page.locator('[data-status="queued"]')).waitFor();
+  assert.equal(await card.getByTestId('queue-position').innerText(), '#1 in queue');
+  const [request] = await calls(page, 'create_job');
+  assert.equal(request.request.prompt, 'A quiet harbor at dawn');
+  assert.equal(request.request.negative_prompt, 'people');
+  assert.equal(request.request.width, 1152);
+  assert.equal(request.request.height, 768);
+  assert.match(request.request.request_id, /^[0-9a-f-]{36}$/);
+  await shot(page, '03-queued');
+
+  await fake(page, () => (window.__easelFake.paused = false));
+  await card.and(page.locator('[data-status="processing"]')).waitFor();
+  await card.getByRole('progressbar').waitFor();
+  await shot(page, '04-processing');
+  await card.and(page.locator('[data-status="completed"]')).waitFor({ timeout: 10_000 });
+  const img = card.locator('img');
+  await img.waitFor();
+  await until(
+    page,
+    (id) => {
+      const el = document.querySelector(`[data-id="${id}"] img`);
+      return el && el.complete && el.naturalWidth > 0;
+    },
+    await card.getAttribute('data-id'),
+    'the thumbnail to load',
+  );
+  assert.match(await img.getAttribute('src'), /\/mock-files\/.*thumb\.png$/);
+  await close(page);
+});
+
+test('provider and model drive sizes, count and cost; no-progress jobs show elapsed time', T, async () => {
+  const page = await open();
+  const cost = page.getByTestId('cost');
+  assert.match(await cost.innerText(), /Estimated cost\s+free/);
+  await page.locator('#provider').selectOption('studio-sim');
+  await page.locator('#model').selectOption('sim-fast');
+  for (let i = 0; i < 3; i += 1) await page.getByRole('button', { name: 'More images' }).click();
+  assert.equal(await page.locator('#count').inputValue(), '4');
+  assert.ok(await page.getByRole('button', { name: 'More images' }).isDisabled(), 'the count stops at the model maximum');
+  assert.match(await cost.innerText(), /\$0\.16\s+\(4 × \$0\.04\)/);
+  await page.getByText('16:9', { exact: true }).click();
+  assert.equal(await page.getByTestId('size-dims').innerText(), '1344 × 768 px');
+  await page.locator('select[aria-label="Seed mode"]').selectOption('fixed');
+  await page.getByLabel('Seed value').fill('4242');
+  await generate(page, 'Four wide dunes');
+  const [{ request }] = await calls(page, 'create_job');
+  assert.deepEqual(
+    { provider: request.provider, model: request.model, count: request.count, width: request.width, seed: request.seed },
+    { provider: 'studio-sim', model: 'sim-fast', count: 4, width: 1344, seed: 4242 },
+  );
+  const card = cardFor(page, 'Four wide dunes');
+  await card.getByTestId('elapsed').waitFor();
+  assert.match(await card.getByTestId('elapsed').innerText(), /^0:0\d$/);
+  await card.and(page.locator('[data-status="completed"]')).waitFor({ timeout: 15_000 });
+  assert.equal(await card.locator('.outputs').innerText(), '×4');
+  await page.getByLabel('Seed value').fill('not a number');
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  await page.locator('#generate-message').filter({ hasText: 'seed must be a whole number' }).waitFor();
+  await close(page);
+});
+
+test('a double click creates one job', T, async () => {
+  const page = await open();
+  await page.locator('#prompt').fill('Only once please');
+  await page.getByRole('button', { name: 'Generate', exact: true }).dblclick();
+  await cardFor(page, 'Only once please').waitFor();
+  await page.waitForTimeout(300);
+  assert.equal(await cardFor(page, 'Only once please').count(), 1);
+  const creates = await calls(page, 'create_job');
+  assert.equal(new Set(creates.map((c) => c.request.request_id)).size, 1);
+  await close(page);
+});
+
+test('live status: queue positions, progress, failure and retry', T, async () => {
+  const page = await open();
+  await fake(page, () => (window.__easelFake.paused = true));
+  await generate(page, 'First in line');
+  await generate(page, 'Second in line');
+  await generate(page, 'Third in line #fail');
+  const pos = (p) => cardFor(page, p).getByTestId('queue-position').innerText();
+  assert.deepEqual([await pos('First in line'), await pos('Second in line'), await pos('Third in line')], [
+    '#1 in queue',
+    '#2 in queue',
+    '#3 in queue',
+  ]);
+  // Two slots on the offline provider: the first two start, the third moves up.
+  await fake(page, () => (window.__easelFake.paused = false));
+  await cardFor(page, 'First in line', 'processing').waitFor();
+  await cardFor(page, 'Third in line').getByText('#1 in queue').waitFor();
+  await shot(page, '05-live-status');
+  const failed = cardFor(page, 'Third in line', 'failed');
+  await failed.waitFor({ timeout: 15_000 });
+  assert.match(await failed.getByTestId('fail-reason').innerText(), /ran out of memory/);
+  await shot(page, '06-failed');
+  await failed.getByRole('button', { name: 'Retry' }).click();
+  await cardFor(page, 'Third in line', 'completed').waitFor({ timeout: 15_000 });
+  assert.deepEqual(await calls(page, 'retry_job').then((c) => c.length), 1);
+  await close(page);
+});
+
+test('an error from create_job is shown, and a retry reuses the request id', T, async () => {
+  const page = await open();
+  await fake(page, () => {
+    window.__easelFake.failNextCreate = { kind: 'budget', message: 'this job would go over the monthly budget' };
+  });
+  await page.locator('#prompt').fill('Too expensive');
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  const alert = page.getByTestId('create-error');
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /over the monthly budget/);
+  assert.equal(await cardFor(page, 'Too expensive').count(), 0);
+  await shot(page, '07-create-error');
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  await cardFor(page, 'Too expensive').waitFor();
+  const ids = (await calls(page, 'create_job')).map((c) => c.request.request_id);
+  assert.equal(ids.length, 2);
+  assert.equal(ids[0], ids[1], 'the retried call reuses its request id');
+  assert.equal(await alert.count(), 0);
+  await close(page);
+});
+
+test('filters by status, provider, favorites and search', T, async () => {
+  const page = await open('seed=40');
+  await cards(page).first().waitFor();
+  await shot(page, '08-gallery');
+  const visible = () => cards(page).evaluateAll((els) => els.map((e) => [e.dataset.status, e.getAttribute('aria-label')]));
+
+  await page.getByLabel('Search prompts').fill('lighthouse');
+  await until(page, () => document.querySelectorAll('[data-testid="job-card"]').length === 4, null, '4 lighthouse jobs');
+  for (const [, prompt] of await visible()) assert.match(prompt, /lighthouse/i);
+  const searches = (await calls(page, 'list_jobs')).filter((c) => c.query.search);
+  assert.deepEqual(
+    [...new Set(searches.map((c) => c.query.search))],
+    ['lighthouse'],
+    'the search is debounced (no call per keystroke)',
+  );
+  await shot(page, '09-search');
+  await page.getByLabel('Search prompts').fill('');
+  await page.getByLabel('Search prompts').press('Enter');
+
+  await page.getByRole('search').getByLabel('Status').selectOption('failed');
+  await until(page, () => [...document.querySelectorAll('[data-testid="job-card"]')].every((e) => e.dataset.status === 'failed') && document.querySelectorAll('[data-testid="job-card"]').length === 3, null, 'failed only');
+  await page.getByRole('search').getByLabel('Status').selectOption('');
+
+  await page.getByRole('search').getByLabel('Provider').selectOption('studio-sim');
+  await until(page, () => document.querySelectorAll('[data-testid="job-card"]').length === 6, null, '6 studio-sim jobs');
+  const providerCalls = (await calls(page, 'list_jobs')).filter((c) => c.query.provider === 'studio-sim');
+  assert.ok(providerCalls.length > 0);
+  await page.getByRole('search').getByLabel('Provider').selectOption('');
+
+  await page.getByRole('button', { name: 'Favorites', exact: true }).click();
+  await until(page, () => document.querySelectorAll('[data-testid="job-card"]').length === 6, null, '6 favorites');
+  await page.getByRole('button', { name: 'Favorites', exact: true }).click();
+
+  await page.getByLabel('Search prompts').fill('no such words');
+  await page.getByText('Nothing matches these filters.').waitFor();
+  await close(page);
+});
+
+test('viewer: parameters, timeline, zoom, keyboard navigation and actions', T, async () => {
+  const page = await open('seed=12');
+  const first = cards(page).first();
+  await first.waitFor();
+  const prompts = await cards(page).evaluateAll((els) => els.slice(0, 3).map((e) => e.getAttribute('aria-label')));
+  const firstId = await first.getAttribute('data-id');
+  // Arrow keys move between cards.
+  await first.locator('.open').focus();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement.closest('[data-id]').getAttribute('aria-label')), prompts[1]);
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await page.evaluate(() => document.activeElement.closest('[data-id]').getAttribute('aria-label')), prompts[0]);
+  const job = await page.evaluate((id) => window.__easelFake.jobs.get(id).summary, firstId);
+  await first.locator('.open').click();
+  const viewer = page.getByTestId('viewer');
+  await viewer.waitFor();
+  assert.equal(await viewer.getByTestId('viewer-prompt').innerText(), prompts[0]);
+  const params = await viewer.getByTestId('viewer-params').innerText();
+  assert.match(params, new RegExp(`Size\\s+${job.width} × ${job.height}`));
+  assert.match(params, new RegExp(`Seed\\s+${job.seed}\\b`));
+  assert.match(params, new RegExp(`Provider\\s+${job.provider}`));
+  assert.match(params, new RegExp(`Model\\s+${job.model}`));
+  await viewer.getByTestId('attempts').waitFor();
+  assert.match(await viewer.getByTestId('attempts').innerText(), new RegExp(`#1.*${job.provider}`, 's'));
+  assert.ok((await viewer.getByTestId('timeline').locator('li').count()) >= 2);
+  await until(page, () => {
+    const img = document.querySelector('[data-testid="viewer-image"]');
+    return img && img.complete && img.naturalWidth > 0;
+  }, null, 'the full image to load');
+  await shot(page, '10-viewer');
+
+  await viewer.getByTestId('zoom').click();
+  assert.match(await viewer.getByTestId('viewer-image').getAttribute('class'), /\bactual\b/);
+  await shot(page, '11-viewer-100');
+  await viewer.getByTestId('zoom').click();
+
+  await page.keyboard.press('ArrowRight');
+  await viewer.getByTestId('viewer-prompt').filter({ hasText: prompts[1] }).waitFor();
+  await page.keyboard.press('ArrowRight');
+  await viewer.getByTestId('viewer-prompt').filter({ hasText: prompts[2] }).waitFor();
+  await page.keyboard.press('ArrowLeft');
+  await viewer.getByTestId('viewer-prompt').filter({ hasText: prompts[1] }).waitFor();
+
+  // Actions
+  await viewer.getByRole('button', { name: 'Copy' }).click();
+  await page.getByTestId('toast').filter({ hasText: 'Prompt copied' }).waitFor();
+  await shot(page, '11b-viewer-toast');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), prompts[1]);
+  await viewer.getByRole('button', { name: 'Show in folder' }).click();
+  await viewer.getByRole('button', { name: 'Open', exact: true }).click();
+  await until(page, () => window.__easelFake.calls.some((c) => c.cmd === 'open_path'), null, 'open_path');
+  const [reveal] = await calls(page, 'reveal_path');
+  assert.match(reveal.path, /^\/home\/you\/Pictures\/Easel\/.*\.png$/);
+  await viewer.getByTestId('viewer-favorite').click();
+  await viewer.getByTestId('viewer-favorite').and(page.locator('[aria-pressed="true"]')).waitFor();
+
+  const before = (await calls(page, 'create_job')).length;
+  await viewer.getByRole('button', { name: 'Re-run', exact: true }).click();
+  await page.getByTestId('toast').filter({ hasText: 'Queued again on offline' }).waitFor();
+  await viewer.getByRole('button', { name: 'Re-run there' }).click();
+  await page.getByTestId('toast').filter({ hasText: 'Queued again on studio-sim' }).waitFor();
+  const reruns = (await calls(page, 'create_job')).slice(before).map((c) => c.request);
+  assert.equal(reruns.length, 2);
+  assert.equal(reruns[0].prompt, prompts[1]);
+  assert.equal(reruns[0].provider, 'offline');
+  assert.equal(reruns[1].provider, 'studio-sim');
+  assert.equal(reruns[0].seed, reruns[1].seed);
+  assert.notEqual(reruns[0].request_id, reruns[1].request_id);
+
+  await page.keyboard.press('Escape');
+  await viewer.waitFor({ state: 'hidden' });
+  // The favorite set in the viewer shows on the card.
+  await cardFor(page, prompts[1]).locator('.fav[aria-pressed="true"]').waitFor();
+  await close(page);
+});
+
+test('cancel a running job from the viewer', T, async () => {
+  const page = await open();
+  await generate(page, 'A very slow sunrise #slow');
+  const card = cardFor(page, 'A very slow sunrise');
+  await card.and(page.locator('[data-status="processing"]')).waitFor();
+  await card.locator('.open').click();
+  const viewer = page.getByTestId('viewer');
+  await viewer.getByRole('progressbar').waitFor();
+  await shot(page, '12a-viewer-running');
+  await viewer.getByRole('button', { name: 'Cancel job' }).click();
+  await viewer.locator('[data-status="canceled"]').waitFor();
+  await viewer.getByTestId('attempts').getByText('canceled').waitFor();
+  await page.keyboard.press('Escape');
+  await card.and(page.locator('[data-status="canceled"]')).waitFor();
+  await close(page);
+});
+
+test('delete from the viewer and in bulk; multi-select with Shift-click', T, async () => {
+  const page = await open('seed=12');
+  await cards(page).first().waitFor();
+  const ids = await cards(page).evaluateAll((els) => els.map((e) => e.dataset.id));
+  const total = ids.length;
+
+  // One from the viewer (asks first).
+  await cards(page).first().locator('.open').click();
+  const viewer = page.getByTestId('viewer');
+  await viewer.getByRole('button', { name: 'Delete' }).click();
+  await shot(page, '12-viewer-delete-confirm');
+  await viewer.getByRole('button', { name: 'Delete job and files' }).click();
+  await page.locator(`[data-id="${ids[0]}"]`).waitFor({ state: 'detached' });
+  // The viewer moves on to the next job.
+  await viewer.getByTestId('viewer-prompt').waitFor();
+  await page.keyboard.press('Escape');
+
+  // Select the next one by its checkbox, then Shift-click two cards later.
+  const second = page.locator(`[data-id="${ids[1]}"]`);
+  await second.hover();
+  await second.getByRole('checkbox').click();
+  await page.locator(`[data-id="${ids[3]}"] .open`).click({ modifiers: ['Shift'] });
+  const bar = page.getByTestId('selection-bar');
+  await bar.getByText('3 selected').waitFor();
+  await bar.getByRole('button', { name: 'Favorite', exact: true }).click();
+  await until(page, (want) => want.every((id) => document.querySelector(`[data-id="${id}"] .fav[aria-pressed="true"]`)), ids.slice(1, 4), 'bulk favorite');
+  await shot(page, '13-selection');
+  await bar.getByRole('button', { name: 'Delete' }).click();
+  await bar.getByRole('button', { name: /Delete 3 and their files/ }).click();
+  for (const id of ids.slice(1, 4)) await page.locator(`[data-id="${id}"]`).waitFor({ state: 'detached' });
+  await bar.waitFor({ state: 'detached' });
+  await page.getByTestId('toast').filter({ hasText: 'Deleted 3 jobs' }).waitFor();
+  const deleted = (await calls(page, 'delete_jobs')).flatMap((c) => c.ids);
+  assert.deepEqual(deleted, ids.slice(0, 4));
+  assert.equal(await page.evaluate(() => window.__easelFake.jobs.size), total - 4);
+  await close(page);
+});
+
+test('a missed event makes the store refetch', T, async () => {
+  const page = await open('seed=6');
+  await cards(page).first().waitFor();
+  const [a, b] = await cards(page).evaluateAll((els) => els.map((e) => e.dataset.id));
+  // Establish the chain, then change one job without an event.
+  await page.locator(`[data-id="${b}"]`).hover();
+  await page.locator(`[data-id="${b}"] .fav`).click();
+  await page.locator(`[data-id="${b}"] .fav[aria-pressed="true"]`).waitFor();
+  await page.waitForTimeout(300);
+  await fake(page, (id) => window.__easelFake.silentChange(id, { favorite: true }), a);
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator(`[data-id="${a}"] .fav[aria-pressed="true"]`).count(), 0);
+  const listsBefore = (await calls(page, 'list_jobs')).length;
+  // The next event's prev_seq is the silent change: a gap, so a refetch.
+  await page.locator(`[data-id="${b}"] .fav`).click();
+  await page.locator(`[data-id="${a}"] .fav[aria-pressed="true"]`).waitFor();
+  assert.ok((await calls(page, 'list_jobs')).length > listsBefore);
+  await close(page);
+});
+
+test('recovery banner: resumed jobs go live; held jobs resume or discard', T, async () => {
+  const page = await open('recovery');
+  const banner = page.getByTestId('recovery-banner');
+  await banner.getByText('Resumed 3 unfinished jobs').waitFor();
+  await banner.locator('[data-status]').first().waitFor();
+  await shot(page, '14-recovery');
+  await cardFor(page, 'Crashes the renderer every time').getByText('Held', { exact: true }).first().waitFor();
+  const held = banner.getByTestId('held-job');
+  assert.equal(await held.count(), 2);
+  await held.nth(0).getByRole('button', { name: 'Resume' }).click();
+  await held.nth(1).getByRole('button', { name: 'Discard' }).click();
+  await held.nth(1).locator('[data-status="canceled"]').waitFor();
+  await held.nth(0).locator('[data-status="completed"]').waitFor({ timeout: 15_000 });
+  await banner.getByText('· 3 done').waitFor({ timeout: 15_000 });
+  const retried = await calls(page, 'retry_job');
+  const canceled = await calls(page, 'cancel_job');
+  assert.equal(retried.length, 1);
+  assert.equal(canceled.length, 1);
+  await close(page);
+});
+
+test('settings: save round-trip, engine validation, theme', T, async () => {
+  const page = await open('seed=16');
+  await page.getByTestId('open-settings').click();
+  const drawer = page.getByTestId('settings');
+  await drawer.locator('#library-dir').waitFor();
+  assert.equal(await drawer.locator('#library-dir').inputValue(), '/home/you/Pictures/Easel');
+  assert.match(await drawer.getByTestId('spent').innerText(), /\$1\.24.*of \$25\.00/);
+  await shot(page, '15-settings');
+
+  await drawer.locator('#library-dir').fill('/data/easel-library');
+  await drawer.locator('#conc-offline').fill('4');
+  await drawer.locator('#budget').fill('50');
+  await drawer.getByRole('button', { name: 'Save' }).click();
+  await drawer.getByText('Saved', { exact: true }).waitFor();
+  const [saved] = await calls(page, 'save_settings');
+  assert.deepEqual(saved.settings, {
+    library_dir: '/data/easel-library',
+    default_provider: 'offline',
+    concurrency: { offline: 4, 'studio-sim': 1 },
+    monthly_budget_micros: 50_000_000,
+    spent_this_month_micros: 1_240_000,
+  });
+
+  // The engine rejects a relative folder; its message is shown.
+  await drawer.locator('#library-dir').fill('relative/folder');
+  await drawer.getByRole('button', { name: 'Save' }).click();
+  await drawer.getByTestId('settings-error').filter({ hasText: 'must be an absolute path' }).waitFor();
+  await drawer.getByRole('button', { name: 'Close', exact: true }).click();
+  await drawer.waitFor({ state: 'hidden' });
+
+  // Reopened, it shows what the engine kept.
+  await page.getByTestId('open-settings').click();
+  await drawer.locator('#library-dir').waitFor();
+  assert.equal(await drawer.locator('#library-dir').inputValue(), '/data/easel-library');
+  assert.equal(await drawer.locator('#conc-offline').inputValue(), '4');
+  assert.equal(await drawer.locator('#budget').inputValue(), '50');
+
+  // Theme: applied at once, remembered across a reload.
+  await drawer.getByText('Dark', { exact: true }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+  await shot(page, '16-settings-dark');
+  await page.reload();
+  await page.getByTestId('engine-status').filter({ hasText: 'Engine ready' }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+  await cards(page).first().waitFor();
+  await page.waitForTimeout(300);
+  await shot(page, '17-gallery-dark');
+  await cards(page).nth(1).locator('.open').click();
+  await until(page, () => {
+    const img = document.querySelector('[data-testid="viewer-image"]');
+    return img && img.complete && img.naturalWidth > 0;
+  }, null, 'the full image');
+  await shot(page, '18-viewer-dark');
+  await page.keyboard.press('Escape');
+  // "System" follows the OS (light here).
+  await page.getByTestId('open-settings').click();
+  await drawer.getByText('System', { exact: true }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+  await close(page);
+});
+
+test('100,000 jobs: the grid stays small and pages by keyset while scrolling', T, async () => {
+  const page = await open('seed=100000');
+  await cards(page).first().waitFor();
+  const gallery = page.getByTestId('gallery');
+  const domCards = () => cards(page).count();
+  assert.ok((await domCards()) <= 60, 'only visible rows are rendered');
+  const timings = [];
+  for (let i = 0; i < 40; i += 1) {
+    const ms = await gallery.evaluate(async (el) => {
+      const t0 = performance.now();
+      el.scrollTop = el.scrollHeight;
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      return performance.now() - t0;
+    });
+    timings.push(ms);
+    await page.waitForTimeout(40);
+  }
+  await until(page, () => document.querySelector('[aria-busy="false"]'), null, 'paging to settle');
+  const loaded = (await calls(page, 'list_jobs')).filter((c) => c.query.before);
+  assert.ok(loaded.length >= 20, `paged ${loaded.length} times by keyset`);
+  assert.ok((await domCards()) <= 60, 'still only visible rows');
+  // Jump back to the middle and to the top: rows render from the store.
+  await gallery.evaluate((el) => (el.scrollTop = el.scrollHeight / 2));
+  await cards(page).first().waitFor();
+  await gallery.evaluate((el) => (el.scrollTop = 0));
+  await cards(page).first().waitFor();
+  timings.sort((x, y) => x - y);
+  const median = timings[Math.floor(timings.length / 2)];
+  console.log(`# scroll-to-end frame (2 rAF) median ${median.toFixed(1)} ms, max ${timings.at(-1).toFixed(1)} ms`);
+  assert.ok(median < 250, `scrolling stays responsive (median ${median.toFixed(0)} ms)`);
+  // Scrolling through loaded rows, one frame per 300 px step.
+  const steps = await gallery.evaluate(async (el) => {
+    const out = [];
+    for (let i = 0; i < 80; i += 1) {
+      const t0 = performance.now();
+      el.scrollTop += 300;
+      await new Promise((r) => requestAnimationFrame(r));
+      out.push(performance.now() - t0);
+    }
+    return out.sort((x, y) => x - y);
+  });
+  const p95 = steps[Math.floor(steps.length * 0.95)];
+  console.log(`# scroll step frame median ${steps[40].toFixed(1)} ms, p95 ${p95.toFixed(1)} ms`);
+  assert.ok(p95 < 200, `scroll steps stay smooth (p95 ${p95.toFixed(0)} ms)`);
+  await close(page);
+});

@@ -1,0 +1,666 @@
+// An in-memory stand-in for the Tauri shell, implementing the command and
+// event contract the UI is built against. Test builds only (see mock-entry.ts).
+//
+// Jobs move queued -> submitting -> processing -> saving -> completed on a
+// timer, one provider slot at a time, and every change is emitted as a
+// `job-event` with seq/prev_seq like the shell does. A few prompt markers
+// steer it: "#fail" fails the first attempt, "#slow" renders slowly.
+import { emit } from '@tauri-apps/api/event';
+import type {
+  AppSettings,
+  Asset,
+  Attempt,
+  ErrorPayload,
+  JobDetail,
+  JobStatus,
+  JobSummary,
+  ListQuery,
+  NewJob,
+  ProviderInfo,
+  StartupReport,
+  TimelineEntry,
+} from '../../src/lib/api';
+
+type Job = {
+  summary: JobSummary;
+  attempts: Attempt[];
+  timeline: TimelineEntry[];
+  assets: Asset[];
+  /** When the current phase started (engine time, ms). */
+  phaseAt: number;
+};
+
+export type FakeOptions = {
+  /** Completed (and a few failed/canceled) jobs to start with. */
+  seedJobs?: number;
+  /** Add in-flight and held jobs and report them at startup. */
+  recovery?: boolean;
+  /** Multiplies every phase duration. */
+  slowdown?: number;
+};
+
+const RUNNING: JobStatus[] = ['submitting', 'processing', 'saving'];
+
+const PROVIDERS: ProviderInfo[] = [
+  {
+    id: 'offline',
+    capabilities: {
+      models: [
+        {
+          id: 'easel-landscape-1',
+          name: 'Easel Landscape 1',
+          min_side: 64,
+          max_side: 2048,
+          side_multiple: 8,
+          max_count: 8,
+          price_per_image_micros: 0,
+        },
+      ],
+      default_model: 'easel-landscape-1',
+      needs_key: false,
+      progress: true,
+      cancel: true,
+      idempotent_submit: true,
+    },
+  },
+  {
+    // A second, priced provider without progress reports, so the UI's
+    // cost, provider filter and "re-run elsewhere" paths have something to do.
+    id: 'studio-sim',
+    capabilities: {
+      models: [
+        {
+          id: 'sim-fast',
+          name: 'Sim Fast',
+          min_side: 256,
+          max_side: 1536,
+          side_multiple: 64,
+          max_count: 4,
+          price_per_image_micros: 40_000,
+        },
+      ],
+      default_model: 'sim-fast',
+      needs_key: false,
+      progress: false,
+      cancel: true,
+      idempotent_submit: false,
+    },
+  },
+];
+
+const SUBJECTS = [
+  'A lighthouse at dusk, thick gouache',
+  'Misty pine valley at sunrise',
+  'Desert mesa under a violet sky',
+  'Rolling green hills after rain',
+  'Glacier lake with a lone red canoe',
+  'Terraced rice fields in soft fog',
+  'Autumn birch forest, watercolor',
+  'Volcanic coastline at blue hour',
+  'Lavender fields and a stone farmhouse',
+  'Snowy mountain pass under the aurora',
+  'Savanna with acacia trees at golden hour',
+  'Cliffside village over a turquoise bay',
+];
+
+function fail(kind: ErrorPayload['kind'], message: string): never {
+  const payload: ErrorPayload = { kind, message };
+  throw payload;
+}
+
+function words(text: string): string[] {
+  return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+}
+
+function before(a: JobSummary, key: [number, string]): boolean {
+  return a.created_at < key[0] || (a.created_at === key[0] && a.id < key[1]);
+}
+
+export class FakeEngine {
+  jobs = new Map<string, Job>();
+  byRequest = new Map<string, string>();
+  seq = 0;
+  /** Like the shell's bridge, the event chain starts at prev_seq 0. */
+  lastEmitted = 0;
+  slowdown: number;
+  settings: AppSettings = {
+    library_dir: '/home/you/Pictures/Easel',
+    default_provider: 'offline',
+    concurrency: { offline: 2, 'studio-sim': 1 },
+    monthly_budget_micros: 25_000_000,
+    spent_this_month_micros: 1_240_000,
+  };
+  report: StartupReport = { interrupted: [], held: [] };
+  /** Every command received, for tests to inspect. */
+  calls: { cmd: string; args: unknown }[] = [];
+  /** The next create_job rejects with this. */
+  failNextCreate: ErrorPayload | null = null;
+  /** While paused, jobs do not advance. */
+  paused = false;
+  /** Drop (do not emit) this many upcoming events. */
+  dropEvents = 0;
+  #counter = 0;
+  #order: JobSummary[] | null = null;
+  /** Jobs not finished yet: the only ones tick() looks at. */
+  #live = new Set<string>();
+  #timer: ReturnType<typeof setInterval>;
+
+  constructor(options: FakeOptions = {}) {
+    this.slowdown = options.slowdown ?? 1;
+    if (options.seedJobs) this.#seed(options.seedJobs);
+    if (options.recovery) this.#seedRecovery();
+    this.#timer = setInterval(() => this.tick(), 80);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #id(at: number): string {
+    this.#counter += 1;
+    // Time-ordered like a UUIDv7, so ids sort with creation.
+    return `${at.toString(16).padStart(12, '0')}-${this.#counter.toString(16).padStart(8, '0')}`;
+  }
+
+  #newSummary(req: NewJob, at: number): JobSummary {
+    const provider = PROVIDERS.find((p) => p.id === (req.provider ?? this.settings.default_provider));
+    if (!provider) fail('invalid_input', `unknown provider ${req.provider}`);
+    const model = provider.capabilities.models.find((m) => m.id === (req.model ?? provider.capabilities.default_model));
+    if (!model) fail('invalid_input', `unknown model ${req.model} for ${provider.id}`);
+    for (const side of [req.width, req.height]) {
+      if (side < model.min_side || side > model.max_side || side % model.side_multiple !== 0) {
+        fail(
+          'invalid_input',
+          `${side} is not a valid side for ${model.id} (${model.min_side}..${model.max_side}, multiple of ${model.side_multiple})`,
+        );
+      }
+    }
+    if (req.count < 1 || req.count > model.max_count) fail('invalid_input', `count must be 1..${model.max_count}`);
+    return {
+      id: this.#id(at),
+      request_id: req.request_id,
+      status: 'queued',
+      provider: provider.id,
+      model: model.id,
+      prompt: req.prompt,
+      negative_prompt: req.negative_prompt ?? null,
+      width: req.width,
+      height: req.height,
+      count: req.count,
+      seed: req.seed ?? Math.floor(Math.random() * 4_294_967_295),
+      created_at: at,
+      updated_at: at,
+      attempts: 0,
+      max_attempts: 3,
+      run: 1,
+      progress: null,
+      next_run_at: at,
+      held: false,
+      crash_count: 0,
+      error_code: null,
+      error_message: null,
+      estimated_cost_micros: model.price_per_image_micros * req.count,
+      seq: 0,
+      favorite: false,
+      thumb_path: null,
+      asset_count: 0,
+    };
+  }
+
+  #assetsFor(s: JobSummary, at: number): Asset[] {
+    return Array.from({ length: s.count }, (_, i) => ({
+      output_index: i,
+      path: `${this.settings.library_dir}/2025/${s.id}_${i}_${s.width}x${s.height}.png`,
+      thumb_path: `/home/you/.cache/easel/thumbs/${s.id}_${i}_${s.width}x${s.height}.thumb.png`,
+      width: s.width,
+      height: s.height,
+      bytes: 180_000 + ((s.seed + i * 7919) % 900_000),
+      sha256: (s.id + i).padEnd(64, '0').slice(0, 64),
+      created_at: at,
+    }));
+  }
+
+  /** Record a change: next seq, a timeline entry, and (normally) an event. */
+  #change(job: Job, to: JobStatus | null, detail = '', at = Date.now(), silent = false): void {
+    const s = job.summary;
+    const from = s.status;
+    if (to) s.status = to;
+    if (s.status === 'queued' || RUNNING.includes(s.status)) this.#live.add(s.id);
+    else this.#live.delete(s.id);
+    this.seq += 1;
+    s.seq = this.seq;
+    s.updated_at = at;
+    if (to && (to !== from || job.timeline.length === 0)) {
+      job.phaseAt = at;
+      job.timeline.push({
+        seq: this.seq,
+        at,
+        from_status: job.timeline.length === 0 ? null : from,
+        to_status: to,
+        attempt: s.attempts || null,
+        detail,
+      });
+    }
+    if (silent) return;
+    if (this.dropEvents > 0) {
+      // Emitted by the shell but lost on the way: the chain moves on.
+      this.dropEvents -= 1;
+      this.lastEmitted = this.seq;
+      return;
+    }
+    const payload = { seq: this.seq, prev_seq: this.lastEmitted, job: { ...s } };
+    this.lastEmitted = this.seq;
+    void emit('job-event', payload);
+  }
+
+  #seed(n: number): void {
+    const now = Date.now();
+    const batch: Job[] = [];
+    for (let i = 0; i < n; i += 1) {
+      const at = now - (n - i) * 60_000;
+      const subject = SUBJECTS[i % SUBJECTS.length];
+      const ratio = [
+        [1024, 1024],
+        [1152, 768],
+        [768, 1152],
+        [1344, 768],
+      ][i % 4];
+      const s = this.#newSummary(
+        {
+          request_id: `seed-${i}`,
+          prompt: `${subject}${i >= SUBJECTS.length ? ` #${i}` : ''}`,
+          width: ratio[0],
+          height: ratio[1],
+          count: i % 5 === 0 ? 2 : 1,
+          seed: 1000 + i,
+          provider: i % 6 === 5 ? 'studio-sim' : 'offline',
+          model: i % 6 === 5 ? 'sim-fast' : 'easel-landscape-1',
+        },
+        at,
+      );
+      if (s.provider === 'studio-sim') {
+        s.width = 1152;
+        s.height = 768;
+        s.count = 1;
+        s.estimated_cost_micros = 40_000;
+      }
+      const job: Job = { summary: s, attempts: [], timeline: [], assets: [], phaseAt: at };
+      this.seq += 1;
+      s.seq = this.seq;
+      const failed = i % 17 === 3;
+      const canceled = i % 23 === 7;
+      s.attempts = 1;
+      s.status = failed ? 'failed' : canceled ? 'canceled' : 'completed';
+      s.favorite = i % 7 === 2;
+      job.attempts.push({
+        number: 1,
+        provider: s.provider,
+        model: s.model,
+        started_at: at + 200,
+        ended_at: at + 2400,
+        outcome: failed ? 'failed' : canceled ? 'canceled' : 'succeeded',
+        http_status: null,
+        error: failed ? 'The renderer ran out of memory (simulated)' : null,
+        handle: `h-${s.id}`,
+      });
+      job.timeline.push({ seq: s.seq, at, from_status: null, to_status: 'queued', attempt: null, detail: 'created' });
+      this.seq += 1;
+      s.seq = this.seq;
+      job.timeline.push({
+        seq: s.seq,
+        at: at + 2400,
+        from_status: 'queued',
+        to_status: s.status,
+        attempt: 1,
+        detail: failed ? 'the provider failed' : canceled ? 'canceled by the user' : `saved ${s.count} image(s)`,
+      });
+      if (failed) {
+        s.error_code = 'provider_error';
+        s.error_message = 'The renderer ran out of memory (simulated)';
+      } else if (!canceled) {
+        job.assets = this.#assetsFor(s, at + 2400);
+        s.asset_count = job.assets.length;
+        s.thumb_path = job.assets[0].thumb_path;
+      }
+      batch.push(job);
+    }
+    for (const job of batch) {
+      this.jobs.set(job.summary.id, job);
+      this.byRequest.set(job.summary.request_id, job.summary.id);
+    }
+  }
+
+  #seedRecovery(): void {
+    const now = Date.now();
+    const make = (prompt: string, status: JobStatus, held: boolean, ago: number): Job => {
+      const s = this.#newSummary(
+        { request_id: `rec-${prompt}`, prompt, width: 1024, height: 1024, count: 1, seed: 7 },
+        now - ago,
+      );
+      s.status = status;
+      s.held = held;
+      s.attempts = 1;
+      s.crash_count = held ? 3 : 1;
+      this.seq += 2;
+      s.seq = this.seq;
+      const job: Job = {
+        summary: s,
+        attempts: [
+          {
+            number: 1,
+            provider: s.provider,
+            model: s.model,
+            started_at: now - ago + 100,
+            ended_at: null,
+            outcome: null,
+            http_status: null,
+            error: null,
+            handle: `h-${s.id}`,
+          },
+        ],
+        timeline: [
+          { seq: s.seq - 1, at: now - ago, from_status: null, to_status: 'queued', attempt: null, detail: 'created' },
+          { seq: s.seq, at: now - ago + 100, from_status: 'queued', to_status: status, attempt: 1, detail: '' },
+        ],
+        assets: [],
+        phaseAt: now,
+      };
+      this.jobs.set(s.id, job);
+      this.#live.add(s.id);
+      return job;
+    };
+    const interrupted = [
+      make('Harbor town at night, resumed after restart', 'processing', false, 50_000),
+      make('Foggy fjord, resumed after restart', 'submitting', false, 45_000),
+      make('Canyon river bend, resumed after restart #slow', 'saving', false, 40_000),
+    ];
+    const held = [
+      make('Crashes the renderer every time', 'processing', true, 30_000),
+      make('Another crash-prone prompt', 'submitting', true, 20_000),
+    ];
+    this.report = {
+      interrupted: interrupted.map((j) => j.summary.id),
+      held: held.map((j) => ({ ...j.summary })),
+    };
+  }
+
+  /** Advance every job that is due. */
+  tick(): void {
+    if (this.paused) return;
+    const now = Date.now();
+    const k = this.slowdown;
+    const jobs = [...this.#live].map((id) => this.jobs.get(id)).filter((j): j is Job => !!j);
+    for (const job of jobs) {
+      const s = job.summary;
+      if (s.held) continue;
+      const slow = /#slow\b/.test(s.prompt) ? 8 : 1;
+      const since = now - job.phaseAt;
+      const caps = PROVIDERS.find((p) => p.id === s.provider)!.capabilities;
+      if (s.status === 'submitting' && since > 250 * k) {
+        s.progress = caps.progress ? 0 : null;
+        this.#change(job, 'processing', 'accepted by the provider', now);
+      } else if (s.status === 'processing') {
+        if (/#fail\b/.test(s.prompt) && s.attempts === 1 && since > 400 * k) {
+          s.error_code = 'provider_error';
+          s.error_message = 'The renderer ran out of memory (simulated)';
+          s.progress = null;
+          this.#endAttempt(s, 'failed', s.error_message, now);
+          this.#change(job, 'failed', s.error_message, now);
+        } else if (caps.progress) {
+          const p = Math.min(1, Math.floor(since / (300 * k * slow)) * 0.2);
+          if (p >= 1) {
+            s.progress = null;
+            this.#change(job, 'saving', 'the provider finished', now);
+          } else if (p !== s.progress) {
+            s.progress = p;
+            this.#change(job, null, '', now);
+          }
+        } else if (since > 1800 * k * slow) {
+          this.#change(job, 'saving', 'the provider finished', now);
+        }
+      } else if (s.status === 'saving' && since > 300 * k * slow) {
+        job.assets = this.#assetsFor(s, now);
+        s.asset_count = job.assets.length;
+        s.thumb_path = job.assets[0].thumb_path;
+        this.#endAttempt(s, 'succeeded', null, now);
+        this.#change(job, 'completed', `saved ${s.count} image${s.count === 1 ? '' : 's'}`, now);
+      }
+    }
+    // Start queued jobs, oldest first, while their provider has a free slot.
+    for (const provider of PROVIDERS) {
+      const limit = this.settings.concurrency[provider.id] ?? 1;
+      let running = jobs.filter((j) => j.summary.provider === provider.id && !j.summary.held && RUNNING.includes(j.summary.status)).length;
+      const queued = jobs
+        .filter((j) => j.summary.provider === provider.id && j.summary.status === 'queued' && !j.summary.held)
+        .sort((a, b) => a.summary.created_at - b.summary.created_at || (a.summary.id < b.summary.id ? -1 : 1));
+      for (const job of queued) {
+        if (running >= limit || now - job.phaseAt < 250 * k) break;
+        const s = job.summary;
+        s.attempts += 1;
+        job.attempts.push({
+          number: s.attempts,
+          provider: s.provider,
+          model: s.model,
+          started_at: now,
+          ended_at: null,
+          outcome: null,
+          http_status: null,
+          error: null,
+          handle: null,
+        });
+        this.#change(job, 'submitting', `attempt ${s.attempts}`, now);
+        running += 1;
+      }
+    }
+  }
+
+  #endAttempt(s: JobSummary, outcome: string, error: string | null, at: number): void {
+    const attempt = this.jobs.get(s.id)!.attempts.at(-1);
+    if (attempt && attempt.ended_at === null) {
+      attempt.ended_at = at;
+      attempt.outcome = outcome;
+      attempt.error = error;
+      attempt.handle = attempt.handle ?? `h-${s.id}-${attempt.number}`;
+    }
+  }
+
+  #get(id: string): Job {
+    const job = this.jobs.get(id);
+    if (!job) fail('not_found', `no job ${id}`);
+    return job;
+  }
+
+  /** Change a job and lose its event on the way to the window (for tests). */
+  silentChange(id: string, patch: Partial<JobSummary>): void {
+    const job = this.#get(id);
+    Object.assign(job.summary, patch);
+    this.dropEvents += 1;
+    this.#change(job, null, '', Date.now());
+  }
+
+  async handle(cmd: string, args: Record<string, unknown> = {}): Promise<unknown> {
+    this.calls.push({ cmd, args });
+    // A little IPC latency, so in-flight states are real.
+    await new Promise((r) => setTimeout(r, cmd === 'create_job' ? 60 : 10));
+    switch (cmd) {
+      case 'create_job':
+        return this.createJob(args.request as NewJob);
+      case 'list_jobs':
+        return this.listJobs((args.query ?? {}) as ListQuery);
+      case 'get_job':
+        return this.getJob(args.id as string);
+      case 'cancel_job':
+        return this.cancelJob(args.id as string);
+      case 'retry_job':
+        return this.retryJob(args.id as string);
+      case 'delete_jobs':
+        return this.deleteJobs(args.ids as string[]);
+      case 'set_favorite':
+        return this.setFavorite(args.ids as string[], args.favorite as boolean);
+      case 'list_providers':
+        return structuredClone(PROVIDERS);
+      case 'startup_report':
+        return structuredClone(this.report);
+      case 'get_settings':
+        return structuredClone(this.settings);
+      case 'save_settings':
+        return this.saveSettings(args.settings as AppSettings);
+      case 'reveal_path':
+      case 'open_path':
+        return null;
+      default:
+        fail('internal', `the fake engine does not know ${cmd}`);
+    }
+  }
+
+  createJob(req: NewJob): JobSummary {
+    if (this.failNextCreate) {
+      const err = this.failNextCreate;
+      this.failNextCreate = null;
+      throw err;
+    }
+    const existing = this.byRequest.get(req.request_id);
+    if (existing) return { ...this.#get(existing).summary };
+    if (!req.prompt || !req.prompt.trim()) fail('invalid_input', 'the prompt must not be empty');
+    const budget = this.settings.monthly_budget_micros;
+    const now = Date.now();
+    const s = this.#newSummary(req, now);
+    if (budget !== null && this.settings.spent_this_month_micros + s.estimated_cost_micros > budget) {
+      fail('budget', 'this job would go over the monthly budget');
+    }
+    const job: Job = { summary: s, attempts: [], timeline: [], assets: [], phaseAt: now };
+    this.jobs.set(s.id, job);
+    this.#order = null;
+    this.byRequest.set(req.request_id, s.id);
+    this.#change(job, 'queued', 'created', now);
+    return { ...s };
+  }
+
+  /** Jobs newest first (the index the engine's keyset queries use). */
+  #sorted(): JobSummary[] {
+    if (!this.#order) {
+      this.#order = [...this.jobs.values()].map((j) => j.summary);
+      this.#order.sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? 1 : -1));
+    }
+    return this.#order;
+  }
+
+  listJobs(q: ListQuery): JobSummary[] {
+    const wanted = words(q.search ?? '');
+    const limit = Math.min(q.limit ?? 100, 1000);
+    const out: JobSummary[] = [];
+    const all = this.#sorted();
+    let start = 0;
+    if (q.before) {
+      // Binary search for the first row after the cursor.
+      let hi = all.length;
+      while (start < hi) {
+        const mid = (start + hi) >>> 1;
+        if (before(all[mid], q.before)) hi = mid;
+        else start = mid + 1;
+      }
+    }
+    for (let i = start; i < all.length; i += 1) {
+      const s = all[i];
+      if (q.status && s.status !== q.status) continue;
+      if (q.provider && s.provider !== q.provider) continue;
+      if (q.favorite !== undefined && s.favorite !== q.favorite) continue;
+      if (q.held !== undefined && s.held !== q.held) continue;
+      if (wanted.length > 0) {
+        const have = words(s.prompt);
+        if (!wanted.every((w) => have.some((h) => h.startsWith(w)))) continue;
+      }
+      out.push({ ...s });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  getJob(id: string): JobDetail {
+    const job = this.#get(id);
+    return structuredClone({
+      job: job.summary,
+      attempts: job.attempts,
+      timeline: job.timeline,
+      assets: job.assets,
+      ledger: [],
+    });
+  }
+
+  cancelJob(id: string): JobSummary {
+    const job = this.#get(id);
+    const s = job.summary;
+    if (!RUNNING.includes(s.status) && s.status !== 'queued') fail('conflict', `the job is already ${s.status}`);
+    s.held = false;
+    s.progress = null;
+    this.#endAttempt(s, 'canceled', null, Date.now());
+    this.#change(job, 'canceled', 'canceled by the user');
+    return { ...s };
+  }
+
+  retryJob(id: string): JobSummary {
+    const job = this.#get(id);
+    const s = job.summary;
+    if (s.held) {
+      s.held = false;
+      s.crash_count = 0;
+      this.#endAttempt(s, 'interrupted', 'the engine stopped during this attempt', Date.now());
+      this.#change(job, 'queued', 'resumed by the user');
+      return { ...s };
+    }
+    if (s.status !== 'failed' && s.status !== 'canceled') fail('conflict', `a ${s.status} job cannot be retried`);
+    s.error_code = null;
+    s.error_message = null;
+    s.run += 1;
+    this.#change(job, 'queued', 'retried by the user');
+    return { ...s };
+  }
+
+  deleteJobs(ids: string[]): string[] {
+    const deleted: string[] = [];
+    for (const id of ids) {
+      const job = this.jobs.get(id);
+      if (!job) continue;
+      if (RUNNING.includes(job.summary.status) && !job.summary.held) continue;
+      this.jobs.delete(id);
+      this.#live.delete(id);
+      this.#order = null;
+      deleted.push(id);
+      // Like the engine: the seq moves on, but no event says so.
+      this.seq += 1;
+    }
+    return deleted;
+  }
+
+  setFavorite(ids: string[], favorite: boolean): JobSummary[] {
+    const changed: JobSummary[] = [];
+    for (const id of ids) {
+      const job = this.jobs.get(id);
+      if (!job || job.summary.favorite === favorite) continue;
+      job.summary.favorite = favorite;
+      this.#change(job, null);
+      changed.push({ ...job.summary });
+    }
+    return changed;
+  }
+
+  saveSettings(next: AppSettings): AppSettings {
+    if (!PROVIDERS.some((p) => p.id === next.default_provider)) fail('invalid_input', `unknown provider ${next.default_provider}`);
+    for (const [id, n] of Object.entries(next.concurrency)) {
+      if (!PROVIDERS.some((p) => p.id === id)) fail('invalid_input', `unknown provider ${id}`);
+      if (!Number.isInteger(n) || n < 1 || n > 16) fail('invalid_input', `concurrency for ${id} must be 1..=16, got ${n}`);
+    }
+    if (next.monthly_budget_micros !== null && next.monthly_budget_micros < 0) {
+      fail('invalid_input', 'the monthly budget cannot be negative');
+    }
+    if (!next.library_dir.trim().startsWith('/')) {
+      fail('invalid_input', `the library folder must be an absolute path, got "${next.library_dir}"`);
+    }
+    this.settings = {
+      ...next,
+      library_dir: next.library_dir.trim(),
+      spent_this_month_micros: this.settings.spent_this_month_micros,
+    };
+    return structuredClone(this.settings);
+  }
+}
