@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Easel needs to build, run and test on Debian 12 (bookworm):
-# system libraries for Tauri/WebKitGTK, an X server and tools for the GUI
-# smoke test, and the UI's npm dependencies. Idempotent and quick when all is
+# system libraries for Tauri/WebKitGTK, an X server, WebDriver and tools for
+# the desktop tests, and the UI's npm dependencies. Idempotent and quick when all is
 # present: apt-get update runs only if a package is missing.
 set -euo pipefail
 
@@ -15,17 +15,22 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev
   librsvg2-dev
   libxdo-dev
-  # GUI smoke test: virtual X server, window lookup, screenshots, session bus
+  # tray icon (loaded at run time by the tray-icon crate)
+  libayatana-appindicator3-dev
+  # desktop tests: virtual X server, window lookup, session bus (and its monitor)
   xvfb
   xauth
   xdotool
   x11-utils
-  imagemagick
   dbus
   dbus-bin
   fonts-dejavu-core
   # UI end-to-end tests (playwright-core drives this browser)
   chromium
+  # real-app tests: WebDriver for the app's WebKitGTK view, and a window
+  # manager's close request sent over X (tests/desktop)
+  webkit2gtk-driver
+  python3-xlib
 )
 
 SUDO=()

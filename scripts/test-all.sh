@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that sets up and runs every check and test:
 # system setup, UI type check / lint / build, Rust format / lint / tests, and
-# the GUI smoke test. Exits non-zero on the first failure.
+# the real desktop app's tests. Exits non-zero on the first failure.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,7 +51,7 @@ if [ -n "$(git status --porcelain -- ui/src/lib/bindings)" ]; then
   exit 1
 fi
 
-section "app: GUI smoke test"
-bash tests/app-smoke.sh
+section "app: the real desktop app under Xvfb (tauri-driver + WebKitWebDriver)"
+bash tests/desktop/run.sh
 
 section "all checks passed"

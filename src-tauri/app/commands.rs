@@ -6,6 +6,7 @@ use easel_engine::{
 };
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_opener::OpenerExt;
 
 type Reply<T> = Result<T, ErrorPayload>;
@@ -118,4 +119,26 @@ pub async fn open_path(app: AppHandle, engine: State<'_, Engine>, path: String) 
                 path.display()
             )))
         })
+}
+
+/// The system folder picker (for the library folder); `None` if dismissed.
+#[tauri::command]
+pub async fn pick_folder(app: AppHandle, start: Option<String>) -> Reply<Option<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut dialog = app.dialog().file().set_title("Choose the library folder");
+    if let Some(dir) = start.filter(|d| std::path::Path::new(d).is_dir()) {
+        dialog = dialog.set_directory(dir);
+    }
+    dialog.pick_folder(move |picked| {
+        // The receiver only goes away if the window did.
+        let _ = tx.send(picked);
+    });
+    let picked = rx.await.ok().flatten();
+    match picked.map(|p| p.into_path()) {
+        Some(Ok(path)) => Ok(Some(path.to_string_lossy().into_owned())),
+        Some(Err(e)) => Err(err(EngineError::InvalidInput(format!(
+            "the picked folder is not a local path: {e}"
+        )))),
+        None => Ok(None),
+    }
 }

@@ -8,9 +8,12 @@
 //! beside the app) reach the window too, and the UI never sees a gap it
 //! could not fill. The in-process channel only wakes it early.
 
+use crate::activity::Activity;
+use crate::notices::{self, Finished};
+use crate::tray;
 use easel_engine::{Engine, JobEvent};
 use std::time::Duration;
-use tauri::{AppHandle, Emitter};
+use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::broadcast::error::RecvError;
 
 pub const JOB_EVENT: &str = "job-event";
@@ -26,9 +29,17 @@ pub async fn bridge(app: AppHandle, engine: Engine) {
         }
     };
     let mut prev_seq = 0;
+    let mut finished = Finished::default();
     loop {
         match engine.changed_since(seq, 500).await {
             Ok(jobs) => {
+                let settled: Vec<_> = jobs
+                    .iter()
+                    .filter_map(|job| finished.observe(job).map(|status| (status, job)))
+                    .collect();
+                if let Some(notice) = notices::notice(&settled) {
+                    notices::send(&app, notice);
+                }
                 for job in jobs {
                     seq = seq.max(job.seq);
                     let event = JobEvent {
@@ -43,6 +54,14 @@ pub async fn bridge(app: AppHandle, engine: Engine) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot read job changes; retrying"),
+        }
+        match engine.active_counts().await {
+            Ok(counts) => {
+                if app.state::<Activity>().set(counts) {
+                    tray::update(&app, counts);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot count running jobs"),
         }
         tokio::select! {
             r = wake.recv() => {

@@ -4,8 +4,12 @@
 // Keep release builds from opening a console window on Windows.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod activity;
 mod commands;
 mod events;
+mod notices;
+mod tray;
+mod window;
 
 use easel_engine::{Config, Engine, RunUntil};
 use std::path::Path;
@@ -20,7 +24,16 @@ fn main() {
         .init();
 
     let app = tauri::Builder::default()
+        // First, so a second launch hands over before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            window::show_main(app);
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
+        .manage(activity::Activity::default())
+        .on_window_event(window::on_event)
         .setup(|app| {
             // EASEL_DATA_DIR / EASEL_LIBRARY_DIR, then config.toml, then defaults.
             let config = Config::load(None, None)?;
@@ -28,6 +41,11 @@ fn main() {
             allow_images_from(app.handle(), &config.library_dir);
             allow_images_from(app.handle(), &config.thumbs_dir());
             let engine = Engine::open(config)?;
+            // Without a tray (no status-notifier host) the app still works;
+            // closing the window while jobs run then only hides it.
+            if let Err(e) = tray::install(app.handle()) {
+                tracing::warn!(error = %e, "no tray icon");
+            }
             app.manage(engine.clone());
             let worker = engine.clone();
             tauri::async_runtime::spawn(async move {
@@ -53,6 +71,7 @@ fn main() {
             commands::save_settings,
             commands::reveal_path,
             commands::open_path,
+            commands::pick_folder,
         ])
         .build(tauri::generate_context!());
 

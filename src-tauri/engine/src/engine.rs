@@ -5,7 +5,9 @@ use crate::error::EngineError;
 use crate::jobs::transitions::{self, Outcome};
 use crate::jobs::validate;
 use crate::library::{Library, LibraryError};
-use crate::model::{JobDetail, JobEvent, JobSummary, ListQuery, NewJob, StartupReport};
+use crate::model::{
+    ActiveCounts, JobDetail, JobEvent, JobSummary, ListQuery, NewJob, StartupReport,
+};
 use crate::providers::{Capabilities, ProviderInfo, Registry};
 use crate::store::jobs::{self as q, NewJobRow};
 use crate::store::{ledger, now_ms, Store, StoreError};
@@ -443,6 +445,12 @@ impl Engine {
             }
         }
         Ok(deleted)
+    }
+
+    /// Jobs waiting and running now, across every process on this database
+    /// (for the tray and for deciding whether closing the window may quit).
+    pub async fn active_counts(&self) -> Result<ActiveCounts, EngineError> {
+        self.shared.db(|s| s.read(q::active_counts)).await
     }
 
     /// What an earlier run left unfinished, for the app's launch banner.

@@ -310,3 +310,11 @@ pub struct StartupReport {
     /// Jobs held after repeated crashes, waiting for Resume or Discard.
     pub held: Vec<JobSummary>,
 }
+
+/// Jobs not yet settled: waiting to run, and running (held jobs excluded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ActiveCounts {
+    pub queued: u32,
+    pub running: u32,
+}

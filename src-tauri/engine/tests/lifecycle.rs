@@ -241,7 +241,11 @@ async fn running_until_idle_finishes_every_job_and_leaves_no_temp_files() {
                 .id,
         );
     }
+    let waiting = t.engine.active_counts().await.expect("counts");
+    assert_eq!((waiting.queued, waiting.running), (5, 0));
     t.engine.run_worker(RunUntil::Idle).await.expect("idle");
+    let done = t.engine.active_counts().await.expect("counts");
+    assert_eq!((done.queued, done.running), (0, 0));
     for id in &ids {
         assert_eq!(
             t.engine.get(id).await.expect("get").status,

@@ -110,6 +110,11 @@ export function saveSettings(settings: AppSettings): Promise<AppSettings> {
   return invoke<AppSettings>('save_settings', { settings });
 }
 
+/** The system folder picker; `null` when the user dismisses it. */
+export function pickFolder(start: string | null): Promise<string | null> {
+  return invoke<string | null>('pick_folder', { start });
+}
+
 export function revealPath(path: string): Promise<void> {
   return invoke<void>('reveal_path', { path });
 }

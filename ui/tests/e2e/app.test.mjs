@@ -469,7 +469,14 @@ test('settings: save round-trip, engine validation, theme', T, async () => {
   assert.match(await drawer.getByTestId('spent').innerText(), /\$1\.24.*of \$25\.00/);
   await shot(page, '15-settings');
 
-  await drawer.locator('#library-dir').fill('/data/easel-library');
+  // The folder picker fills the field; dismissing it changes nothing.
+  await drawer.getByTestId('pick-library').click();
+  assert.equal(await drawer.locator('#library-dir').inputValue(), '/home/you/Pictures/Easel');
+  await fake(page, () => (window.__easelFake.nextPickedFolder = '/data/easel-library'));
+  await drawer.getByTestId('pick-library').click();
+  await page.waitForFunction(() => document.querySelector('#library-dir').value === '/data/easel-library');
+  const picks = await calls(page, 'pick_folder');
+  assert.deepEqual(picks[0], { start: '/home/you/Pictures/Easel' });
   await drawer.locator('#conc-offline').fill('4');
   await drawer.locator('#budget').fill('50');
   await drawer.getByRole('button', { name: 'Save' }).click();

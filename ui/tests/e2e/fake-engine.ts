@@ -135,6 +135,7 @@ export class FakeEngine {
   calls: { cmd: string; args: unknown }[] = [];
   /** The next create_job rejects with this. */
   failNextCreate: ErrorPayload | null = null;
+  nextPickedFolder: string | null = null;
   /** While paused, jobs do not advance. */
   paused = false;
   /** Drop (do not emit) this many upcoming events. */
@@ -505,6 +506,9 @@ export class FakeEngine {
         return structuredClone(this.settings);
       case 'save_settings':
         return this.saveSettings(args.settings as AppSettings);
+      case 'pick_folder':
+        // What the user picks in the system dialog: set by the test.
+        return this.nextPickedFolder;
       case 'reveal_path':
       case 'open_path':
         return null;

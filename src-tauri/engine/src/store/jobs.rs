@@ -5,7 +5,9 @@
 //! changes nothing and returns `None`.
 
 use super::{bump_seq, Result, StoreError, NEXT_SEQ_SQL};
-use crate::model::{Asset, Attempt, JobSpec, JobStatus, JobSummary, ListQuery, TimelineEntry};
+use crate::model::{
+    ActiveCounts, Asset, Attempt, JobSpec, JobStatus, JobSummary, ListQuery, TimelineEntry,
+};
 use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
@@ -384,6 +386,18 @@ pub fn in_flight(conn: &Connection) -> Result<Vec<String>> {
     )?;
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many jobs wait to run and how many run now (held jobs are neither).
+pub fn active_counts(conn: &Connection) -> Result<ActiveCounts> {
+    let (queued, running) = conn.query_row(
+        "SELECT COALESCE(SUM(status = 'queued'), 0), \
+                COALESCE(SUM(status IN ('submitting','processing','saving')), 0) \
+         FROM jobs WHERE held = 0 AND status IN ('queued','submitting','processing','saving')",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(ActiveCounts { queued, running })
 }
 
 pub fn handle(conn: &Connection, id: &str) -> Result<Option<String>> {

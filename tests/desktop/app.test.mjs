@@ -1,0 +1,343 @@
+// Tests of the real desktop app: the release UI in the real Tauri shell with
+// the real engine and SQLite file, on the offline provider, under Xvfb,
+// driven through tauri-driver + WebKitWebDriver. Run by tests/desktop/run.sh,
+// which provides the X display, the session bus, the driver and these
+// variables:
+//   EASEL_APP_BIN, EASEL_CLI_BIN   the built app and CLI
+//   EASEL_DRIVER_URL               tauri-driver's WebDriver endpoint
+//   EASEL_DATA_DIR, EASEL_LIBRARY_DIR, EASEL_SHOTS_DIR
+//   EASEL_NOTIFY_LOG               dbus-monitor's record of Notify calls
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, test } from 'node:test';
+import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
+
+const env = (name) => {
+  const value = process.env[name];
+  assert.ok(value, `${name} is not set: run tests/desktop/run.sh`);
+  return value;
+};
+const APP = env('EASEL_APP_BIN');
+const CLI = env('EASEL_CLI_BIN');
+const DRIVER = env('EASEL_DRIVER_URL');
+const LIBRARY = env('EASEL_LIBRARY_DIR');
+const SHOTS = env('EASEL_SHOTS_DIR');
+const NOTIFY_LOG = env('EASEL_NOTIFY_LOG');
+const T = { timeout: 180_000 };
+const WAIT = 60_000;
+
+mkdirSync(SHOTS, { recursive: true });
+
+let driver = null;
+
+// A failed test must not leave its app (and WebDriver session) behind.
+afterEach(async () => {
+  await quit();
+});
+
+/** Start the app (a new WebDriver session launches it) and wait for the engine. */
+async function launch() {
+  const caps = new Capabilities();
+  caps.setBrowserName('wry');
+  caps.set('tauri:options', { application: APP });
+  driver = await new Builder().usingServer(DRIVER).withCapabilities(caps).build();
+  await waitText('[data-testid="engine-status"]', 'Engine ready');
+  await installStatusRecorder();
+}
+
+/** End the WebDriver session; the app may already be gone. */
+async function quit() {
+  if (!driver) return;
+  const d = driver;
+  driver = null;
+  await Promise.race([d.quit().catch(() => {}), sleep(10_000)]);
+  // The app keeps running in the tray when its window closes: end it.
+  killApp('SIGTERM');
+  await waitFor(() => appPids().length === 0, 'the app to exit', 15_000).catch(() => killApp('SIGKILL'));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(check, what, timeout = WAIT) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function waitText(css, text) {
+  const el = await driver.wait(until.elementLocated(By.css(css)), WAIT, `no ${css}`);
+  await driver.wait(until.elementTextContains(el, text), WAIT, `${css} never said "${text}"`);
+  return el;
+}
+
+/** Processes running the app binary (by /proc/<pid>/exe). */
+function appPids() {
+  const pids = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/exe`) === APP) pids.push(Number(entry));
+    } catch {
+      // not ours, or already gone
+    }
+  }
+  return pids;
+}
+
+function killApp(signal) {
+  for (const pid of appPids()) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Record every status each job card shows, in order, from now on: a
+ * MutationObserver sees each render, so short-lived states are not missed
+ * the way polling would miss them.
+ */
+async function installStatusRecorder() {
+  await driver.executeScript(() => {
+    const seen = {};
+    window.__easelSeen = seen;
+    const scan = () => {
+      for (const card of document.querySelectorAll('[data-testid="job-card"]')) {
+        const list = (seen[card.dataset.id] ??= []);
+        const status = card.dataset.status;
+        if (list[list.length - 1] !== status) list.push(status);
+      }
+    };
+    new MutationObserver(scan).observe(document.body, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ['data-status'],
+    });
+    scan();
+  });
+}
+
+const seen = () => driver.executeScript(() => window.__easelSeen);
+
+/** The job's card; `status` narrows to a card in that state. */
+const card = (prompt, status) =>
+  By.css(`[data-testid="job-card"][aria-label="${prompt}"]${status ? `[data-status="${status}"]` : ''}`);
+
+async function generate(prompt) {
+  const box = await driver.findElement(By.css('#prompt'));
+  await box.clear();
+  await box.sendKeys(prompt);
+  await driver.findElement(By.css('button.generate')).click();
+  const el = await driver.wait(until.elementLocated(card(prompt)), WAIT, `no card for ${prompt}`);
+  return el.getAttribute('data-id');
+}
+
+async function waitStatus(prompt, status) {
+  return driver.wait(until.elementLocated(card(prompt, status)), WAIT, `${prompt} never became ${status}`);
+}
+
+/** Wait until the card's thumbnail has really loaded through the asset protocol. */
+async function waitThumbnail(prompt) {
+  const img = await driver.wait(
+    until.elementLocated(By.css(`[data-testid="job-card"][aria-label="${prompt}"] img`)),
+    WAIT,
+    `${prompt} has no thumbnail`,
+  );
+  await driver.wait(
+    () => driver.executeScript((i) => i.complete && i.naturalWidth > 0, img),
+    WAIT,
+    `${prompt}'s thumbnail never loaded`,
+  );
+  return driver.executeScript((i) => [i.naturalWidth, i.naturalHeight], img);
+}
+
+async function shot(name) {
+  writeFileSync(join(SHOTS, `${name}.png`), await driver.takeScreenshot(), 'base64');
+}
+
+/** Send the window a close request, as its title bar's close button would. */
+function closeWindow() {
+  // Debian's python3, which python3-xlib is installed for (not a pyenv one).
+  execFileSync('/usr/bin/python3', [join(import.meta.dirname, 'close_window.py'), 'Easel']);
+}
+
+function windowVisible() {
+  try {
+    execFileSync('xdotool', ['search', '--onlyvisible', '--name', '^Easel$'], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Notify calls seen on the session bus (run.sh records them with dbus-monitor). */
+function notifications() {
+  const log = readFileSync(NOTIFY_LOG, 'utf8');
+  return log.split(/^method call/m).filter((call) => call.includes('member=Notify'));
+}
+
+function cli(...args) {
+  return JSON.parse(execFileSync(CLI, args, { encoding: 'utf8' }));
+}
+
+function libraryImages() {
+  const out = [];
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else out.push(join(dir, e.name));
+    }
+  };
+  if (existsSync(LIBRARY)) walk(LIBRARY);
+  return out;
+}
+
+/** In order, without skipping back; `expected` must all appear, in this order. */
+function assertSeenInOrder(statuses, expected, label) {
+  let at = 0;
+  for (const s of statuses) if (s === expected[at]) at += 1;
+  assert.equal(at, expected.length, `${label}: saw ${statuses.join(' → ')}, expected ${expected.join(' → ')}`);
+}
+
+test('generate on the offline provider: cards go queued → processing → completed with a thumbnail', T, async () => {
+  await launch();
+  await shot('01-empty');
+
+  // Offline concurrency is 1 (run.sh's config.toml), so the second job is
+  // shown waiting in the queue while the first one runs.
+  const first = await generate('a quiet harbor at dawn');
+  const second = await generate('a lighthouse in fog');
+  const queued = await waitStatus('a lighthouse in fog', 'queued');
+  const position = await queued.findElement(By.css('[data-testid="queue-position"]')).getText();
+  assert.match(position, /1/, 'the queued card shows its place in the queue');
+  await waitStatus('a quiet harbor at dawn', 'processing');
+  await shot('02-running');
+
+  for (const prompt of ['a quiet harbor at dawn', 'a lighthouse in fog']) {
+    await waitStatus(prompt, 'completed');
+    const [w, h] = await waitThumbnail(prompt);
+    assert.ok(w > 0 && h > 0, `${prompt}: thumbnail ${w}x${h}`);
+  }
+  await shot('03-completed');
+
+  const statuses = await seen();
+  for (const id of [first, second]) {
+    assertSeenInOrder(statuses[id], ['queued', 'processing', 'completed'], id);
+  }
+  // The engine agrees, and each job saved one image into the library.
+  for (const id of [first, second]) {
+    const detail = cli('show', id, '--json');
+    assert.equal(detail.job.status, 'completed');
+    assert.equal(detail.assets.length, 1);
+    assert.ok(existsSync(detail.assets[0].path), `${detail.assets[0].path} exists`);
+  }
+  assert.equal(libraryImages().filter((f) => f.endsWith('.png')).length, 2);
+});
+
+test('killed mid-job, the reopened app shows the recovery banner and completes the job once', T, async () => {
+  await launch();
+  const prompt = 'a red kite over the dunes';
+  const id = await generate(prompt);
+  await waitStatus(prompt, 'processing');
+  const before = libraryImages().length;
+
+  // A crash, not a polite quit: nothing gets a chance to clean up.
+  killApp('SIGKILL');
+  await waitFor(() => appPids().length === 0, 'the killed app to be gone');
+  await Promise.race([driver.quit().catch(() => {}), sleep(10_000)]);
+  driver = null;
+  assert.equal(cli('show', id, '--json').job.status, 'processing', 'the job was mid-flight at the crash');
+
+  await launch();
+  const banner = await waitText('[data-testid="recovery-banner"]', 'Resumed 1 unfinished job');
+  const bannerText = await driver.executeScript((b) => b.textContent, banner);
+  assert.match(bannerText, new RegExp(prompt), 'the banner names the resumed job');
+  await shot('04-recovery-banner');
+  await waitStatus(prompt, 'completed');
+  await waitThumbnail(prompt);
+  await waitText('[data-testid="recovery-banner"]', '1 done');
+  await shot('05-recovered');
+
+  const detail = cli('show', id, '--json');
+  assert.equal(detail.job.status, 'completed');
+  assert.equal(detail.assets.length, 1, 'one image, not two');
+  assert.equal(libraryImages().length, before + 1, 'exactly one new file in the library');
+  // Re-attached to the same provider job: one attempt, never a second submit.
+  assert.equal(detail.attempts.length, 1, 'one attempt');
+});
+
+test('bad input in the real window: empty prompt, missing library folder', T, async () => {
+  await launch();
+  const box = await driver.findElement(By.css('#prompt'));
+  await box.clear();
+  const jobs = cli('list', '--json').length;
+  await driver.findElement(By.css('button.generate')).click();
+  const message = await driver.wait(until.elementLocated(By.css('[role="alert"]')), WAIT);
+  assert.match(await message.getText(), /prompt/i);
+  assert.equal(cli('list', '--json').length, jobs, 'no job was created');
+
+  // The library folder disappears (an unplugged drive): Generate says so and
+  // creates nothing; with the folder back, it works again.
+  const moved = `${LIBRARY}.away`;
+  renameSync(LIBRARY, moved);
+  try {
+    await box.sendKeys('a field of poppies', Key.CONTROL, Key.ENTER);
+    const err = await waitText('[data-testid="create-error"]', 'library');
+    await shot('06-missing-library');
+    assert.match(await err.getText(), new RegExp(LIBRARY.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    assert.equal(cli('list', '--json').length, jobs, 'no job was created');
+  } finally {
+    renameSync(moved, LIBRARY);
+  }
+  await driver.findElement(By.css('button.generate')).click();
+  await waitStatus('a field of poppies', 'completed');
+});
+
+test('closing the window with a job running keeps it running in the tray, notifies when done; a second launch brings the window back', T, async () => {
+  await launch();
+  const prompt = 'a night market in the rain';
+  const id = await generate(prompt);
+  await waitStatus(prompt, 'processing');
+
+  closeWindow();
+  await waitFor(() => !windowVisible(), 'the window to hide');
+  assert.equal(appPids().length, 1, 'the app keeps running');
+  await waitFor(() => cli('show', id, '--json').job.status === 'completed', 'the job to complete with the window closed');
+  // The window was out of view, so the desktop was told.
+  await waitFor(
+    () => notifications().some((n) => n.includes('Image ready') && n.includes(prompt)),
+    'a notification that the image is ready',
+  );
+
+  // A second launch exits at once and brings the first one's window back.
+  const second = spawn(APP, [], { stdio: 'ignore' });
+  const code = await new Promise((resolve) => second.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0, 'the second instance exits cleanly');
+  await waitFor(() => windowVisible(), 'the window to come back');
+  assert.equal(appPids().length, 1, 'still one app process');
+  await waitStatus(prompt, 'completed');
+  await shot('07-back-from-tray');
+});
+
+test('the window remembers its size; closing it with nothing running quits', T, async () => {
+  await launch();
+  execFileSync('xdotool', ['search', '--name', '^Easel$', 'windowsize', '%@', '900', '640']);
+  await waitFor(async () => (await driver.executeScript(() => window.innerWidth)) === 900, 'the resize');
+  closeWindow();
+  await waitFor(() => appPids().length === 0, 'the app to quit');
+  await Promise.race([driver.quit().catch(() => {}), sleep(10_000)]);
+  driver = null;
+
+  await launch();
+  const size = await driver.executeScript(() => [window.innerWidth, window.innerHeight]);
+  assert.deepEqual(size, [900, 640], 'the window reopens at the size it was closed at');
+});
