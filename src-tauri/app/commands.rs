@@ -2,7 +2,7 @@
 
 use easel_engine::{
     AppSettings, Engine, EngineError, ErrorPayload, JobDetail, JobSummary, ListQuery, NewJob,
-    ProviderInfo, StartupReport,
+    ProviderInfo, ReferenceImage, StartupReport,
 };
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
@@ -20,6 +20,21 @@ fn err(e: EngineError) -> ErrorPayload {
 #[tauri::command]
 pub async fn create_job(engine: State<'_, Engine>, request: NewJob) -> Reply<JobSummary> {
     engine.create_job(request).await.map_err(err)
+}
+
+/// Import a reference image: the body is the file's raw bytes (no JSON
+/// round trip for megabytes).
+#[tauri::command]
+pub async fn import_reference(
+    engine: State<'_, Engine>,
+    request: tauri::ipc::Request<'_>,
+) -> Reply<ReferenceImage> {
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(err(EngineError::InvalidInput(
+            "send the image file's bytes as the request body".into(),
+        )));
+    };
+    engine.import_reference(bytes.clone()).await.map_err(err)
 }
 
 #[tauri::command]

@@ -59,6 +59,7 @@ fn main() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::create_job,
+            commands::import_reference,
             commands::list_jobs,
             commands::get_job,
             commands::cancel_job,

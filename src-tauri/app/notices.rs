@@ -136,6 +136,7 @@ mod tests {
             favorite: false,
             thumb_path: None,
             asset_count: 0,
+            reference_ids: vec![],
         }
     }
 

@@ -302,6 +302,69 @@ test('bad input in the real window: empty prompt, missing library folder', T, as
   await waitStatus('a field of poppies', 'completed');
 });
 
+/**
+ * Drop a file made in the page on the reference zone. `kind` picks the
+ * bytes: "text", "zeros" (21 MB) or "red-png" (drawn on a canvas). The page's
+ * CSP forbids eval, so the makers live in this one script.
+ */
+async function dropFile(name, type, kind) {
+  await driver.executeAsyncScript(
+    async (name, type, kind, done) => {
+      const make = {
+        text: async () => new TextEncoder().encode('just some notes'),
+        zeros: async () => new Uint8Array(21 * 1024 * 1024),
+        'red-png': async () => {
+          const canvas = document.createElement('canvas');
+          canvas.width = 64;
+          canvas.height = 48;
+          const ctx = canvas.getContext('2d');
+          ctx.fillStyle = '#dc1414';
+          ctx.fillRect(0, 0, 64, 48);
+          const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+          return new Uint8Array(await blob.arrayBuffer());
+        },
+      }[kind];
+      const dt = new DataTransfer();
+      dt.items.add(new File([await make()], name, { type }));
+      const zone = document.querySelector('[data-testid="reference-drop"]');
+      zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      done();
+    },
+    name,
+    type,
+    kind,
+  );
+}
+
+test('reference images in the real app: bad files are refused with a reason; a remix uses a good one', T, async () => {
+  await launch();
+  await driver.executeScript(() => {
+    const model = document.querySelector('#model');
+    model.value = 'easel-remix-1';
+    model.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+  await driver.wait(until.elementLocated(By.css('[data-testid="reference-drop"]')), WAIT);
+
+  await dropFile('notes.txt', 'text/plain', 'text');
+  await waitText('[data-testid="reference-error"]', 'notes.txt: the file is not an image Easel can use');
+  await dropFile('huge.png', 'image/png', 'zeros');
+  await waitText('[data-testid="reference-error"]', 'huge.png is 21 MB; a reference image can be at most 20 MB');
+  await shot('08-reference-errors');
+  assert.equal((await driver.findElements(By.css('[data-testid="reference"]'))).length, 0);
+
+  // A real PNG, drawn in the page: solid red.
+  await dropFile('red.png', 'image/png', 'red-png');
+  await driver.wait(until.elementLocated(By.css('[data-testid="reference"]')), WAIT);
+  const id = await generate('the harbor, repainted in red');
+  await waitStatus('the harbor, repainted in red', 'completed');
+  await waitThumbnail('the harbor, repainted in red');
+  await shot('09-remix');
+  const detail = cli('show', id, '--json');
+  assert.equal(detail.job.model, 'easel-remix-1');
+  assert.equal(detail.job.reference_ids.length, 1);
+  assert.equal(detail.assets.length, 1);
+});
+
 test('closing the window with a job running keeps it running in the tray, notifies when done; a second launch brings the window back', T, async () => {
   await launch();
   const prompt = 'a night market in the rain';

@@ -24,6 +24,10 @@ pub struct GenerateArgs {
     seed: Option<u64>,
     #[arg(long)]
     negative: Option<String>,
+    /// A reference image (PNG, JPEG or WebP) for models that take them
+    /// (offline: easel-remix-1); repeat for several.
+    #[arg(long = "reference", value_name = "FILE")]
+    references: Vec<std::path::PathBuf>,
     /// Idempotency key: the same id twice yields the same job.
     #[arg(long)]
     request_id: Option<String>,
@@ -36,6 +40,14 @@ pub struct GenerateArgs {
 
 pub async fn generate(engine: &Engine, a: GenerateArgs) -> Result<ExitCode, EngineError> {
     let (width, height) = parse_size(&a.size)?;
+    let mut reference_ids = Vec::new();
+    for path in &a.references {
+        let bytes = std::fs::read(path).map_err(|source| EngineError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        reference_ids.push(engine.import_reference(bytes).await?.id);
+    }
     let job = engine
         .create_job(NewJob {
             request_id: a
@@ -49,6 +61,7 @@ pub async fn generate(engine: &Engine, a: GenerateArgs) -> Result<ExitCode, Engi
             height,
             count: a.count,
             seed: a.seed,
+            reference_ids,
         })
         .await?;
     if !a.wait {

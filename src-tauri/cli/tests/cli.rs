@@ -140,3 +140,69 @@ fn a_missing_library_folder_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
+
+#[test]
+fn generate_with_a_reference_image_remixes_it_and_refuses_non_images() {
+    let cli = Cli::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let reference = dir.path().join("blue.png");
+    image::RgbImage::from_pixel(40, 30, image::Rgb([20, 40, 230]))
+        .save(&reference)
+        .expect("write reference");
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "not an image").expect("write notes");
+
+    let reference_arg = reference.to_string_lossy().into_owned();
+    let out = cli.ok(&[
+        "generate",
+        "--prompt",
+        "a bay, in blue",
+        "--model",
+        "easel-remix-1",
+        "--size",
+        "64x64",
+        "--reference",
+        &reference_arg,
+        "--wait",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[1], "completed", "{out}");
+    let detail = cli.json(&["show", lines[0], "--json"]);
+    assert_eq!(
+        detail["job"]["reference_ids"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    let notes_arg = notes.to_string_lossy().into_owned();
+    for (model, file, reason) in [
+        (
+            "easel-remix-1",
+            notes_arg.as_str(),
+            "not an image Easel can use",
+        ),
+        (
+            "easel-landscape-1",
+            reference_arg.as_str(),
+            "does not take reference images",
+        ),
+    ] {
+        let out = cli.run(&[
+            "generate",
+            "--prompt",
+            "x",
+            "--model",
+            model,
+            "--size",
+            "64x64",
+            "--reference",
+            file,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{model} {file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(reason), "{err}");
+    }
+    assert_eq!(
+        cli.json(&["list", "--json"]).as_array().map(Vec::len),
+        Some(1)
+    );
+}

@@ -60,6 +60,7 @@ fn job(n: u64, size: u32) -> NewJob {
         height: size,
         count: 1,
         seed: Some(n),
+        reference_ids: vec![],
     }
 }
 

@@ -194,6 +194,11 @@ impl Config {
         self.data_dir.join(DB_FILE)
     }
 
+    /// Imported reference images (content-addressed).
+    pub fn references_dir(&self) -> PathBuf {
+        self.data_dir.join("references")
+    }
+
     pub fn thumbs_dir(&self) -> PathBuf {
         self.cache_dir.join("thumbnails")
     }

@@ -9,6 +9,7 @@ use crate::model::{
     ActiveCounts, JobDetail, JobEvent, JobSummary, ListQuery, NewJob, StartupReport,
 };
 use crate::providers::{Capabilities, ProviderInfo, Registry};
+use crate::references::{ReferenceImage, References};
 use crate::store::jobs::{self as q, NewJobRow};
 use crate::store::{ledger, now_ms, Store, StoreError};
 use std::collections::BTreeMap;
@@ -45,6 +46,7 @@ pub(crate) struct Shared {
     interrupted: Vec<String>,
     /// The current library folder passed the full writability probe.
     pub library_probed: AtomicBool,
+    pub references: References,
 }
 
 impl Shared {
@@ -161,6 +163,7 @@ impl Engine {
             &uuid::Uuid::now_v7().simple().to_string()[24..]
         );
         let crashpoint = std::env::var("EASEL_CRASHPOINT").ok();
+        let references_dir = config.references_dir();
         Ok(Engine {
             shared: Arc::new(Shared {
                 config,
@@ -174,6 +177,7 @@ impl Engine {
                 last_event: Mutex::new(0),
                 interrupted,
                 library_probed: AtomicBool::new(false),
+                references: References::new(references_dir),
             }),
         })
     }
@@ -190,6 +194,9 @@ impl Engine {
         let sh = &self.shared;
         let default_provider = sh.live().default_provider.clone();
         let spec = validate::spec(&new, &default_provider, &sh.providers)?;
+        for id in &spec.reference_ids {
+            sh.references.path(id)?;
+        }
         sh.check_library()?;
         let provider = sh
             .providers
@@ -234,6 +241,16 @@ impl Engine {
             sh.wake.notify_one();
         }
         Ok(job)
+    }
+
+    /// Check and store a reference image (the bytes of a file the user
+    /// dropped or picked) for jobs to name by its id.
+    pub async fn import_reference(&self, bytes: Vec<u8>) -> Result<ReferenceImage, EngineError> {
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || shared.references.import(&bytes))
+            .await
+            .map_err(|_| EngineError::Shutdown)?
+            .map_err(EngineError::from)
     }
 
     pub async fn get(&self, id: &str) -> Result<JobSummary, EngineError> {

@@ -37,6 +37,8 @@ pub enum EngineError {
     #[error(transparent)]
     Library(#[from] LibraryError),
     #[error(transparent)]
+    Reference(#[from] crate::references::ReferenceError),
+    #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("{}: {source}", path.display())]
     Io {
@@ -70,14 +72,16 @@ impl EngineError {
             EngineError::InvalidInput(_)
             | EngineError::UnknownProvider(_)
             | EngineError::UnknownModel { .. } => ErrorKind::InvalidInput,
+            EngineError::Reference(e) if e.is_input() => ErrorKind::InvalidInput,
             EngineError::NotFound(_) => ErrorKind::NotFound,
             EngineError::WrongState { .. } => ErrorKind::Conflict,
             EngineError::BudgetExceeded { .. } => ErrorKind::Budget,
             EngineError::Library(_) | EngineError::Trash { .. } => ErrorKind::Library,
             EngineError::Store(e) if e.is_user_facing() => ErrorKind::Storage,
-            EngineError::Store(_) | EngineError::Io { .. } | EngineError::Shutdown => {
-                ErrorKind::Internal
-            }
+            EngineError::Store(_)
+            | EngineError::Reference(_)
+            | EngineError::Io { .. }
+            | EngineError::Shutdown => ErrorKind::Internal,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod library;
 pub mod model;
 pub mod providers;
+pub mod references;
 pub mod settings;
 pub mod store;
 
@@ -20,4 +21,5 @@ pub use error::{EngineError, ErrorKind, ErrorPayload};
 pub use jobs::scheduler::RunUntil;
 pub use model::*;
 pub use providers::ProviderInfo;
+pub use references::ReferenceImage;
 pub use settings::AppSettings;

@@ -105,6 +105,11 @@ pub struct NewJob {
     #[serde(default)]
     #[ts(optional, type = "number")]
     pub seed: Option<u64>,
+    /// Ids of imported reference images (`Engine::import_reference`), for
+    /// models that take them.
+    #[serde(default)]
+    #[ts(as = "Option<Vec<String>>", optional)]
+    pub reference_ids: Vec<String>,
 }
 
 /// The validated, stored description of what to generate.
@@ -120,6 +125,7 @@ pub struct JobSpec {
     pub count: u32,
     #[ts(type = "number")]
     pub seed: u64,
+    pub reference_ids: Vec<String>,
 }
 
 /// A job as the gallery and events see it.
@@ -164,6 +170,7 @@ pub struct JobSummary {
     /// The first image's thumbnail, once completed.
     pub thumb_path: Option<String>,
     pub asset_count: u32,
+    pub reference_ids: Vec<String>,
 }
 
 impl JobSummary {
@@ -177,6 +184,7 @@ impl JobSummary {
             height: self.height,
             count: self.count,
             seed: self.seed,
+            reference_ids: self.reference_ids.clone(),
         }
     }
 }

@@ -46,6 +46,8 @@ impl Scripted {
                     max_side: 512,
                     side_multiple: 8,
                     max_count: 2,
+                    max_reference_images: 0,
+                    max_reference_bytes: 0,
                     price_per_image_micros: 1_000,
                 }],
                 default_model: "s1".into(),

@@ -64,6 +64,7 @@ fn spec() -> JobSpec {
         height: 64,
         count: 2,
         seed: 1,
+        reference_ids: vec![],
     }
 }
 

@@ -104,6 +104,8 @@ export async function rerun(
   } else {
     request.provider = job.provider;
     request.model = job.model;
+    // The same model takes the same reference images.
+    if (job.reference_ids.length > 0) request.reference_ids = job.reference_ids;
   }
   try {
     const created = await createJob(request);

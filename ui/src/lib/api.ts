@@ -16,6 +16,7 @@ import type { JobEvent } from './bindings/JobEvent';
 import type { JobSummary } from './bindings/JobSummary';
 import type { ModelInfo } from './bindings/ModelInfo';
 import type { ProviderInfo } from './bindings/ProviderInfo';
+import type { ReferenceImage } from './bindings/ReferenceImage';
 import type { StartupReport } from './bindings/StartupReport';
 import type { TimelineEntry } from './bindings/TimelineEntry';
 export type {
@@ -29,6 +30,7 @@ export type {
   JobSummary,
   ModelInfo,
   ProviderInfo,
+  ReferenceImage,
   StartupReport,
   TimelineEntry,
   JobStatus,
@@ -68,6 +70,11 @@ export function errorKind(err: unknown): string | null {
 
 export function createJob(request: NewJob): Promise<JobSummary> {
   return invoke<JobSummary>('create_job', { request });
+}
+
+/** Check and store a reference image; the file's bytes are the raw body. */
+export function importReference(bytes: Uint8Array): Promise<ReferenceImage> {
+  return invoke<ReferenceImage>('import_reference', bytes);
 }
 
 export function listJobs(query: ListQuery = {}): Promise<JobSummary[]> {

@@ -69,6 +69,7 @@ function job(
     favorite: false,
     thumb_path: null,
     asset_count: 0,
+    reference_ids: [],
     ...extra,
   };
 }

@@ -40,6 +40,7 @@ function job(id: string, created_at: number, extra: Partial<JobSummary> = {}): J
     favorite: false,
     thumb_path: null,
     asset_count: 0,
+    reference_ids: [],
     ...extra,
   };
 }

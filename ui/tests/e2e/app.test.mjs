@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
+import { encodePng } from './png.mjs';
 import { startServer } from './server.mjs';
 
 const UI = new URL('../../', import.meta.url).pathname;
@@ -187,6 +188,48 @@ test('provider and model drive sizes, count and cost; no-progress jobs show elap
   await page.getByLabel('Seed value').fill('not a number');
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   await page.locator('#generate-message').filter({ hasText: 'seed must be a whole number' }).waitFor();
+  await close(page);
+});
+
+test('reference images: shown only for models that take them; bad files get a clear message', T, async () => {
+  const page = await open();
+  const drop = page.getByTestId('reference-drop');
+  assert.equal(await drop.count(), 0, 'the landscape model takes no references');
+  await page.locator('#model').selectOption('easel-remix-1');
+  await drop.waitFor();
+
+  const input = page.getByTestId('reference-input');
+  const errors = page.getByTestId('reference-error');
+  // Not an image: the engine says so; nothing is attached.
+  await input.setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('just some notes') });
+  await errors.filter({ hasText: 'notes.txt: the file is not an image Easel can use' }).waitFor();
+  // Too large: refused before it is read or sent.
+  await input.setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: Buffer.alloc(21 * 1024 * 1024) });
+  await errors.filter({ hasText: 'huge.png is 21 MB; a reference image can be at most 20 MB' }).waitFor();
+  assert.equal((await calls(page, 'import_reference')).length, 1, 'the huge file never crossed IPC');
+  assert.equal(await page.getByTestId('reference').count(), 0);
+
+  // A real image is attached (by drag and drop), shown, and sent with the job.
+  const png = encodePng(32, 24, Buffer.alloc(32 * 24 * 3, 0x80));
+  await drop.evaluate((el, bytes) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], 'harbor.png', { type: 'image/png' }));
+    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [...png]);
+  await page.getByTestId('reference').waitFor();
+  assert.equal(await errors.count(), 0, 'a good file clears the earlier messages');
+  await shot(page, '04b-reference-images');
+  await page.locator('#prompt').fill('the harbor, repainted');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await cardFor(page, 'the harbor, repainted').waitFor();
+  const [{ request }] = await calls(page, 'create_job');
+  assert.equal(request.model, 'easel-remix-1');
+  assert.equal(request.reference_ids.length, 1);
+  assert.match(request.reference_ids[0], /^[0-9a-f]{64}$/);
+
+  // Removing it leaves a job without references.
+  await page.getByRole('button', { name: 'Remove harbor.png' }).click();
+  assert.equal(await page.getByTestId('reference').count(), 0);
   await close(page);
 });
 

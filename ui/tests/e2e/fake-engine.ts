@@ -10,6 +10,7 @@ import type {
   AppSettings,
   Asset,
   Attempt,
+  ReferenceImage,
   ErrorPayload,
   JobDetail,
   JobStatus,
@@ -41,6 +42,8 @@ export type FakeOptions = {
 
 const RUNNING: JobStatus[] = ['submitting', 'processing', 'saving'];
 
+const MAX_REFERENCE_BYTES = 20 * 1024 * 1024;
+
 const PROVIDERS: ProviderInfo[] = [
   {
     id: 'offline',
@@ -53,6 +56,19 @@ const PROVIDERS: ProviderInfo[] = [
           max_side: 2048,
           side_multiple: 8,
           max_count: 8,
+          max_reference_images: 0,
+          max_reference_bytes: 0,
+          price_per_image_micros: 0,
+        },
+        {
+          id: 'easel-remix-1',
+          name: 'Easel Remix',
+          min_side: 64,
+          max_side: 2048,
+          side_multiple: 8,
+          max_count: 8,
+          max_reference_images: 2,
+          max_reference_bytes: MAX_REFERENCE_BYTES,
           price_per_image_micros: 0,
         },
       ],
@@ -76,6 +92,8 @@ const PROVIDERS: ProviderInfo[] = [
           max_side: 1536,
           side_multiple: 64,
           max_count: 4,
+          max_reference_images: 0,
+          max_reference_bytes: 0,
           price_per_image_micros: 40_000,
         },
       ],
@@ -136,6 +154,7 @@ export class FakeEngine {
   /** The next create_job rejects with this. */
   failNextCreate: ErrorPayload | null = null;
   nextPickedFolder: string | null = null;
+  references = new Set<string>();
   /** While paused, jobs do not advance. */
   paused = false;
   /** Drop (do not emit) this many upcoming events. */
@@ -177,6 +196,13 @@ export class FakeEngine {
       }
     }
     if (req.count < 1 || req.count > model.max_count) fail('invalid_input', `count must be 1..${model.max_count}`);
+    const refs = req.reference_ids ?? [];
+    if (refs.length > model.max_reference_images) {
+      fail('invalid_input', `invalid input: ${model.id} does not take reference images`);
+    }
+    for (const id of refs) {
+      if (!this.references.has(id)) fail('invalid_input', `reference image "${id}" is not stored (add the image again)`);
+    }
     return {
       id: this.#id(at),
       request_id: req.request_id,
@@ -205,6 +231,7 @@ export class FakeEngine {
       favorite: false,
       thumb_path: null,
       asset_count: 0,
+      reference_ids: req.reference_ids ?? [],
     };
   }
 
@@ -506,6 +533,8 @@ export class FakeEngine {
         return structuredClone(this.settings);
       case 'save_settings':
         return this.saveSettings(args.settings as AppSettings);
+      case 'import_reference':
+        return this.importReference(args as unknown as Uint8Array);
       case 'pick_folder':
         // What the user picks in the system dialog: set by the test.
         return this.nextPickedFolder;
@@ -515,6 +544,26 @@ export class FakeEngine {
       default:
         fail('internal', `the fake engine does not know ${cmd}`);
     }
+  }
+
+  /** Like the engine: sniff the format, read a PNG's size, store by content. */
+  importReference(bytes: Uint8Array): ReferenceImage {
+    if (!(bytes instanceof Uint8Array)) fail('invalid_input', 'send the image file\'s bytes as the request body');
+    if (bytes.length > MAX_REFERENCE_BYTES) {
+      fail('invalid_input', `the file is ${(bytes.length / 1048576).toFixed(1)} MB; a reference image can be at most 20 MB`);
+    }
+    const png = [0x89, 0x50, 0x4e, 0x47].every((b, i) => bytes[i] === b);
+    const jpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
+    if (!png && !jpeg) {
+      fail('invalid_input', 'the file is not an image Easel can use: data is not in a recognised image format');
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const [width, height] = png && bytes.length >= 24 ? [view.getUint32(16), view.getUint32(20)] : [0, 0];
+    let hash = 2166136261;
+    for (const b of bytes) hash = Math.imul(hash ^ b, 16777619) >>> 0;
+    const id = hash.toString(16).padStart(8, '0').repeat(8);
+    this.references.add(id);
+    return { id, width, height, bytes: bytes.length };
   }
 
   createJob(req: NewJob): JobSummary {

@@ -3,6 +3,7 @@
 use crate::error::EngineError;
 use crate::model::{JobSpec, NewJob};
 use crate::providers::Registry;
+use crate::references::MAX_REFERENCES_PER_JOB;
 
 pub const MAX_PROMPT_CHARS: usize = 32_000;
 pub const MAX_REQUEST_ID_CHARS: usize = 128;
@@ -89,6 +90,19 @@ pub fn spec(
             job.count, model.max_count
         )));
     }
+    let references = job.reference_ids.len();
+    let allowed = (model.max_reference_images as usize).min(MAX_REFERENCES_PER_JOB);
+    if references > allowed {
+        return Err(invalid(if allowed == 0 {
+            format!("{model_id} does not take reference images")
+        } else {
+            format!("{model_id} takes at most {allowed} reference images, got {references}")
+        }));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !job.reference_ids.iter().all(|id| seen.insert(id)) {
+        return Err(invalid("the same reference image is attached twice"));
+    }
     let seed = match job.seed {
         Some(seed) if seed > MAX_SEED => {
             return Err(invalid(format!("seed {seed} is larger than {MAX_SEED}")))
@@ -105,6 +119,7 @@ pub fn spec(
         height: job.height,
         count: job.count,
         seed,
+        reference_ids: job.reference_ids.clone(),
     })
 }
 

@@ -23,6 +23,11 @@ pub struct ModelInfo {
     /// Width and height must be multiples of this.
     pub side_multiple: u32,
     pub max_count: u32,
+    /// Reference images the model takes (0: it does not edit or remix).
+    pub max_reference_images: u32,
+    /// The largest reference image file the model takes, in bytes.
+    #[ts(type = "number")]
+    pub max_reference_bytes: u64,
     #[ts(type = "number")]
     pub price_per_image_micros: i64,
 }
@@ -172,7 +177,8 @@ pub struct Registry {
 impl Registry {
     pub fn from_config(config: &Config) -> Self {
         let mut providers: BTreeMap<&'static str, Arc<dyn Provider>> = BTreeMap::new();
-        let offline = offline::OfflineProvider::new(config.offline.clone());
+        let references = crate::references::References::new(config.references_dir());
+        let offline = offline::OfflineProvider::new(config.offline.clone(), references);
         providers.insert(offline.id(), Arc::new(offline));
         Registry { providers }
     }

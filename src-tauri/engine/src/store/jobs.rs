@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 const JOB_COLS: &str = "id, request_id, status, provider, model, prompt, negative_prompt, \
     width, height, count, seed, created_at, updated_at, attempt_count, max_attempts, run, \
     progress, next_run_at, held, crash_count, error_code, error_message, \
-    estimated_cost_micros, seq, favorite, thumb_path, asset_count";
+    estimated_cost_micros, seq, favorite, thumb_path, asset_count, reference_ids";
 
 fn status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<JobStatus> {
     let text: String = row.get(idx)?;
@@ -28,6 +28,13 @@ fn opt_status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<JobStatu
         None => Ok(None),
         Some(_) => status_col(row, idx).map(Some),
     }
+}
+
+fn json_col<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
@@ -60,6 +67,7 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
         favorite: row.get(24)?,
         thumb_path: row.get(25)?,
         asset_count: row.get(26)?,
+        reference_ids: json_col(row, 27)?,
     })
 }
 
@@ -77,11 +85,14 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
     let sql = format!(
         "INSERT INTO jobs (id, request_id, status, provider, model, prompt, negative_prompt, \
          width, height, count, seed, created_at, updated_at, max_attempts, next_run_at, \
-         estimated_cost_micros, seq) \
-         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?11, ?13, {NEXT_SEQ_SQL}) \
+         estimated_cost_micros, reference_ids, seq) \
+         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?11, ?13, ?14, \
+         {NEXT_SEQ_SQL}) \
          RETURNING {JOB_COLS}"
     );
     let s = job.spec;
+    let references = serde_json::to_string(&s.reference_ids)
+        .map_err(|e| corrupt("jobs", format!("reference ids: {e}")))?;
     let row = tx.query_row(
         &sql,
         params![
@@ -97,7 +108,8 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
             s.seed as i64,
             job.now,
             job.max_attempts,
-            job.estimated_cost_micros
+            job.estimated_cost_micros,
+            references
         ],
         summary,
     )?;

@@ -140,8 +140,14 @@ CREATE TRIGGER jobs_fts_delete AFTER DELETE ON jobs BEGIN
 END;
 "#;
 
+/// V2: reference images a job was created with (a JSON array of ids into
+/// the data folder's `references/`); `[]` for every earlier job.
+const V2: &str = r#"
+ALTER TABLE jobs ADD COLUMN reference_ids TEXT NOT NULL DEFAULT '[]';
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 /// The schema version this build writes.
@@ -149,4 +155,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 1;
+const MIGRATION_COUNT: usize = 2;

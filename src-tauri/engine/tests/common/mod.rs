@@ -50,6 +50,7 @@ pub fn new_job(request_id: &str, prompt: &str) -> NewJob {
         height: 96,
         count: 1,
         seed: Some(7),
+        reference_ids: vec![],
     }
 }
 

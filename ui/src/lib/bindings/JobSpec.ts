@@ -3,4 +3,4 @@
 /**
  * The validated, stored description of what to generate.
  */
-export type JobSpec = { prompt: string, negative_prompt: string | null, provider: string, model: string, width: number, height: number, count: number, seed: number, };
+export type JobSpec = { prompt: string, negative_prompt: string | null, provider: string, model: string, width: number, height: number, count: number, seed: number, reference_ids: Array<string>, };

@@ -24,4 +24,4 @@ seq: number, favorite: boolean,
 /**
  * The first image's thumbnail, once completed.
  */
-thumb_path: string | null, asset_count: number, };
+thumb_path: string | null, asset_count: number, reference_ids: Array<string>, };

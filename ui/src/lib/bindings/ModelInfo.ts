@@ -4,4 +4,12 @@ export type ModelInfo = { id: string, name: string, min_side: number, max_side: 
 /**
  * Width and height must be multiples of this.
  */
-side_multiple: number, max_count: number, price_per_image_micros: number, };
+side_multiple: number, max_count: number, 
+/**
+ * Reference images the model takes (0: it does not edit or remix).
+ */
+max_reference_images: number, 
+/**
+ * The largest reference image file the model takes, in bytes.
+ */
+max_reference_bytes: number, price_per_image_micros: number, };

@@ -19,4 +19,9 @@ model?: string, width: number, height: number, count: number,
 /**
  * None = a random seed, fixed at creation so a retry renders the same.
  */
-seed?: number, };
+seed?: number, 
+/**
+ * Ids of imported reference images (`Engine::import_reference`), for
+ * models that take them.
+ */
+reference_ids?: Array<string>, };

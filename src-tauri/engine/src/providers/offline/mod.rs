@@ -11,35 +11,54 @@ use super::{
 };
 use crate::config::OfflineSettings;
 use crate::model::JobSpec;
+use crate::references::{References, MAX_REFERENCE_BYTES};
 use async_trait::async_trait;
+use std::sync::Arc;
 
 pub const ID: &str = "offline";
 pub const MODEL: &str = "easel-landscape-1";
+/// Paints the landscape over the job's reference images.
+pub const REMIX_MODEL: &str = "easel-remix-1";
 
 pub struct OfflineProvider {
     settings: OfflineSettings,
     caps: Capabilities,
+    references: Arc<References>,
 }
 
 impl OfflineProvider {
-    pub fn new(settings: OfflineSettings) -> Self {
+    pub fn new(settings: OfflineSettings, references: References) -> Self {
+        let model = |id: &str, name: &str, max_reference_images: u32| ModelInfo {
+            id: id.into(),
+            name: name.into(),
+            min_side: 64,
+            max_side: 2048,
+            side_multiple: 8,
+            max_count: 8,
+            max_reference_images,
+            max_reference_bytes: if max_reference_images > 0 {
+                MAX_REFERENCE_BYTES
+            } else {
+                0
+            },
+            price_per_image_micros: settings.price_per_image_micros,
+        };
         let caps = Capabilities {
-            models: vec![ModelInfo {
-                id: MODEL.into(),
-                name: "Easel Landscape (offline)".into(),
-                min_side: 64,
-                max_side: 2048,
-                side_multiple: 8,
-                max_count: 8,
-                price_per_image_micros: settings.price_per_image_micros,
-            }],
+            models: vec![
+                model(MODEL, "Easel Landscape (offline)", 0),
+                model(REMIX_MODEL, "Easel Remix (offline, from references)", 4),
+            ],
             default_model: MODEL.into(),
             needs_key: false,
             progress: true,
             cancel: true,
             idempotent_submit: true,
         };
-        OfflineProvider { settings, caps }
+        OfflineProvider {
+            settings,
+            caps,
+            references: Arc::new(references),
+        }
     }
 }
 
@@ -105,16 +124,26 @@ impl Provider for OfflineProvider {
     ) -> Result<Vec<Vec<u8>>, ProviderError> {
         parse_handle(handle)?;
         let spec = spec.clone();
+        let references = Arc::clone(&self.references);
         // Rendering is CPU work: keep it off the async runtime's threads.
         tokio::task::spawn_blocking(move || {
+            // A reference that vanished or went bad on disk fails the job
+            // with the reason; it would fail the same way on every retry.
+            let inputs = spec
+                .reference_ids
+                .iter()
+                .map(|id| references.load(id))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ProviderError::new(FailureKind::Fatal, e.to_string()))?;
             (0..spec.count)
                 .map(|i| {
-                    render::render_png(
-                        &spec.prompt,
-                        spec.seed.wrapping_add(u64::from(i)),
-                        spec.width,
-                        spec.height,
-                    )
+                    let seed = spec.seed.wrapping_add(u64::from(i));
+                    let (w, h) = (spec.width, spec.height);
+                    if spec.model == REMIX_MODEL {
+                        render::remix_png(&inputs, &spec.prompt, seed, w, h)
+                    } else {
+                        render::render_png(&spec.prompt, seed, w, h)
+                    }
                     .map_err(|e| {
                         ProviderError::new(FailureKind::Fatal, format!("render failed: {e}"))
                     })

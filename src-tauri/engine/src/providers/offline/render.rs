@@ -40,6 +40,43 @@ pub fn render_png(prompt: &str, seed: u64, width: u32, height: u32) -> Result<Ve
     Ok(out)
 }
 
+/// The remix model: the landscape for `prompt` and `seed`, painted over the
+/// reference images (scaled to fill the frame, averaged), so the result
+/// visibly follows the references.
+pub fn remix_png(
+    references: &[image::DynamicImage],
+    prompt: &str,
+    seed: u64,
+    width: u32,
+    height: u32,
+) -> Result<Vec<u8>, ImageError> {
+    let mut img = render(prompt, seed, width, height);
+    if !references.is_empty() {
+        let scaled: Vec<RgbImage> = references
+            .iter()
+            .map(|r| {
+                r.resize_to_fill(width, height, image::imageops::FilterType::Triangle)
+                    .to_rgb8()
+            })
+            .collect();
+        let n = scaled.len() as u32;
+        for (x, y, px) in img.enumerate_pixels_mut() {
+            for c in 0..3 {
+                let reference: u32 = scaled
+                    .iter()
+                    .map(|s| u32::from(s.get_pixel(x, y)[c]))
+                    .sum::<u32>()
+                    / n;
+                // 65 % reference, 35 % landscape.
+                px[c] = ((reference * 65 + u32::from(px[c]) * 35) / 100) as u8;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    PngEncoder::new(&mut out).write_image(img.as_raw(), width, height, ExtendedColorType::Rgb8)?;
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------
 // Hashing and noise
 
