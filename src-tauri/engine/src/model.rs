@@ -296,6 +296,11 @@ pub struct ListQuery {
     pub status: Option<JobStatus>,
     #[ts(optional)]
     pub provider: Option<String>,
+    #[ts(optional)]
+    pub model: Option<String>,
+    /// Only jobs created at or after this time (ms since the epoch).
+    #[ts(optional, type = "number")]
+    pub created_since: Option<i64>,
     /// FTS5 query over prompts: every word, as a prefix.
     #[ts(optional)]
     pub search: Option<String>,

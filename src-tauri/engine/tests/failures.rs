@@ -149,14 +149,7 @@ async fn run(s: &Setup, rid: &str) -> easel_engine::JobDetail {
         .create_job(scripted_job(rid))
         .await
         .expect("create");
-    tokio::time::timeout(
-        Duration::from_secs(60),
-        s.engine.run_worker(RunUntil::Settled(vec![job.id.clone()])),
-    )
-    .await
-    .expect("finishes")
-    .expect("run");
-    s.engine.detail(&job.id).await.expect("detail")
+    common::settle(&s.engine, &job.id).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,11 +347,7 @@ async fn an_image_over_the_pixel_limit_fails_with_the_reason() {
         .create_job(new_job("big", "too big"))
         .await
         .expect("create");
-    t.engine
-        .run_worker(RunUntil::Settled(vec![job.id.clone()]))
-        .await
-        .expect("run");
-    let d = t.engine.detail(&job.id).await.expect("detail");
+    let d = common::settle(&t.engine, &job.id).await;
     assert_eq!(d.job.status, JobStatus::Failed);
     assert_eq!(d.job.error_code.as_deref(), Some("invalid_image"));
     let msg = d.job.error_message.unwrap_or_default();

@@ -17,12 +17,7 @@ async fn a_job_goes_from_queued_to_completed_with_a_valid_png() {
     assert_eq!(created.status, JobStatus::Queued);
     assert_eq!(created.provider, "offline");
 
-    t.engine
-        .run_worker(RunUntil::Settled(vec![created.id.clone()]))
-        .await
-        .expect("run");
-
-    let d = t.engine.detail(&created.id).await.expect("detail");
+    let d = common::settle(&t.engine, &created.id).await;
     assert_eq!(d.job.status, JobStatus::Completed);
     assert_eq!(d.assets.len(), 2);
     assert_eq!(d.attempts.len(), 1);
@@ -139,11 +134,7 @@ async fn cancel_then_retry_runs_a_new_attempt_on_the_same_job() {
     let retried = t.engine.retry(&job.id).await.expect("retry");
     assert_eq!(retried.status, JobStatus::Queued);
     assert_eq!(retried.run, 2);
-    t.engine
-        .run_worker(RunUntil::Settled(vec![job.id.clone()]))
-        .await
-        .expect("run");
-    let d = t.engine.detail(&job.id).await.expect("detail");
+    let d = common::settle(&t.engine, &job.id).await;
     assert_eq!(d.job.status, JobStatus::Completed);
     assert_eq!(
         d.attempts.len(),
@@ -204,6 +195,48 @@ async fn search_finds_prompts_and_keyset_paging_covers_every_job() {
     let mut sorted = seen.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(seen, sorted, "newest first (ids are time-ordered)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_filters_by_model_and_creation_date() {
+    let t = env();
+    let old = t
+        .engine
+        .create_job(new_job("m1", "old landscape"))
+        .await
+        .expect("create");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let cutoff = easel_engine::store::now_ms();
+    let remix = t
+        .engine
+        .create_job(easel_engine::NewJob {
+            model: Some(easel_engine::providers::offline::REMIX_MODEL.into()),
+            ..new_job("m2", "new remix")
+        })
+        .await
+        .expect("create");
+    let ids =
+        |jobs: Vec<easel_engine::JobSummary>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
+    let by_model = t
+        .engine
+        .list(ListQuery {
+            model: Some(easel_engine::providers::offline::MODEL.into()),
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(ids(by_model), vec![old.id.clone()]);
+    let recent = t
+        .engine
+        .list(ListQuery {
+            created_since: Some(cutoff),
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(ids(recent), vec![remix.id.clone()]);
+    let all = t.engine.list(ListQuery::default()).await.expect("list");
+    assert_eq!(ids(all), vec![remix.id, old.id]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ mod common;
 
 use common::{env, new_job};
 use easel_engine::providers::offline::{MODEL, REMIX_MODEL};
-use easel_engine::{EngineError, ErrorKind, JobStatus, ListQuery, NewJob, RunUntil};
+use easel_engine::{EngineError, ErrorKind, JobStatus, ListQuery, NewJob};
 use image::{ImageBuffer, ImageFormat, Rgb};
 use std::io::Cursor;
 
@@ -43,11 +43,7 @@ async fn a_remix_job_uses_its_reference_image() {
         .await
         .expect("create");
     assert_eq!(job.reference_ids, vec![red.id.clone()]);
-    t.engine
-        .run_worker(RunUntil::Settled(vec![job.id.clone()]))
-        .await
-        .expect("run");
-    let detail = t.engine.detail(&job.id).await.expect("detail");
+    let detail = common::settle(&t.engine, &job.id).await;
     assert_eq!(detail.job.status, JobStatus::Completed);
     assert_eq!(detail.job.reference_ids, vec![red.id]);
     // The output follows the (red) reference: red dominates every region.

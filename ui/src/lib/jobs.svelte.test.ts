@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobDetail, JobEvent, JobSummary, ListQuery } from './api';
 import { compareKeys, keyOf } from './order';
+import { testJob } from './test-jobs';
 
 // The store talks to the shell only through ./api; stand in for it with a
 // tiny in-memory engine that answers list_jobs like the real one.
@@ -41,37 +42,7 @@ function job(
   created_at = 1000,
   extra: Partial<JobSummary> = {},
 ): JobSummary {
-  return {
-    id,
-    request_id: `r-${id}`,
-    status,
-    provider: 'offline',
-    model: 'easel-landscape-1',
-    prompt: `prompt ${id}`,
-    negative_prompt: null,
-    width: 64,
-    height: 64,
-    count: 1,
-    seed: 1,
-    created_at,
-    updated_at: created_at,
-    attempts: 0,
-    max_attempts: 3,
-    run: 1,
-    progress: null,
-    next_run_at: created_at,
-    held: false,
-    crash_count: 0,
-    error_code: null,
-    error_message: null,
-    estimated_cost_micros: 0,
-    seq,
-    favorite: false,
-    thumb_path: null,
-    asset_count: 0,
-    reference_ids: [],
-    ...extra,
-  };
+  return testJob(id, { seq, status, created_at, ...extra });
 }
 
 /** Put a job into the fake engine (as a change the UI may not hear about). */

@@ -215,10 +215,7 @@ export class JobStore {
     if (this.loading || !this.hasMore) return;
     const generation = this.#generation;
     const cursor = this.#cursor;
-    this.loading = true;
-    this.#touched.clear();
-    this.#loadsInFlight += 1;
-    try {
+    await this.#fetching(generation, async () => {
       const query: ListQuery = { ...toQuery(this.filter), limit: PAGE_SIZE };
       if (cursor) query.before = [cursor[0], cursor[1]];
       const rows = await listJobs(query);
@@ -233,17 +230,36 @@ export class JobStore {
         }
       }
       if (fresh.length > 0) this.view = this.view.concat(fresh);
-      if (rows.length > 0) this.#cursor = keyOf(rows[rows.length - 1]);
-      this.hasMore = rows.length === PAGE_SIZE;
-      this.#placeTouched();
-      this.ready = true;
-      this.error = null;
+      this.#loaded(rows, rows.length === PAGE_SIZE, true);
+    });
+  }
+
+  /**
+   * The bookkeeping every gallery fetch shares: the loading flag, the
+   * in-flight count, and errors, which only the latest generation reports.
+   */
+  async #fetching(generation: number, work: () => Promise<void>): Promise<void> {
+    this.loading = true;
+    this.#touched.clear();
+    this.#loadsInFlight += 1;
+    try {
+      await work();
     } catch (err) {
       if (generation === this.#generation) this.#failed(err);
     } finally {
       this.#loadsInFlight -= 1;
       if (generation === this.#generation) this.loading = false;
     }
+  }
+
+  /** A fetch landed: move the keyset cursor, place what changed meanwhile. */
+  #loaded(rows: JobSummary[], more: boolean, keepCursorWhenEmpty: boolean): void {
+    if (rows.length > 0) this.#cursor = keyOf(rows[rows.length - 1]);
+    else if (!keepCursorWhenEmpty) this.#cursor = null;
+    this.hasMore = more;
+    this.#placeTouched();
+    this.ready = true;
+    this.error = null;
   }
 
   /**
@@ -261,10 +277,7 @@ export class JobStore {
       this.hasMore = true;
       this.epoch += 1;
     }
-    this.loading = true;
-    this.#touched.clear();
-    this.#loadsInFlight += 1;
-    try {
+    await this.#fetching(generation, async () => {
       const base = toQuery(this.filter);
       const rows: JobSummary[] = [];
       let more = true;
@@ -290,17 +303,8 @@ export class JobStore {
       }
       this.#viewSet = new Set(ids);
       this.view = ids;
-      this.#cursor = rows.length > 0 ? keyOf(rows[rows.length - 1]) : null;
-      this.hasMore = more;
-      this.#placeTouched();
-      this.ready = true;
-      this.error = null;
-    } catch (err) {
-      if (generation === this.#generation) this.#failed(err);
-    } finally {
-      this.#loadsInFlight -= 1;
-      if (generation === this.#generation) this.loading = false;
-    }
+      this.#loaded(rows, more, false);
+    });
   }
 
   #failed(err: unknown): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobSummary } from './api';
+import { testJob } from './test-jobs';
 import {
   compareKeys,
   insertionIndex,
@@ -12,37 +13,7 @@ import {
 } from './order';
 
 function job(id: string, created_at: number, extra: Partial<JobSummary> = {}): JobSummary {
-  return {
-    id,
-    request_id: id,
-    status: 'queued',
-    provider: 'offline',
-    model: 'm',
-    prompt: 'A lighthouse at dusk',
-    negative_prompt: null,
-    width: 64,
-    height: 64,
-    count: 1,
-    seed: 1,
-    created_at,
-    updated_at: created_at,
-    attempts: 0,
-    max_attempts: 3,
-    run: 1,
-    progress: null,
-    next_run_at: created_at,
-    held: false,
-    crash_count: 0,
-    error_code: null,
-    error_message: null,
-    estimated_cost_micros: 0,
-    seq: 1,
-    favorite: false,
-    thumb_path: null,
-    asset_count: 0,
-    reference_ids: [],
-    ...extra,
-  };
+  return testJob(id, { prompt: 'A lighthouse at dusk', model: 'm', created_at, ...extra });
 }
 
 describe('keyset order', () => {
@@ -97,6 +68,10 @@ describe('filters', () => {
     expect(matchesFilter(j, {})).toBe(true);
     expect(matchesFilter(j, { status: 'completed', provider: 'offline', favorite: true })).toBe(true);
     expect(matchesFilter(j, { status: 'failed' })).toBe(false);
+    expect(matchesFilter(j, { model: 'm' })).toBe(true);
+    expect(matchesFilter(j, { model: 'other' })).toBe(false);
+    expect(matchesFilter(j, { since: 1 })).toBe(true);
+    expect(matchesFilter(j, { since: 2 })).toBe(false);
     expect(matchesFilter(j, { provider: 'other' })).toBe(false);
     expect(matchesFilter({ ...j, favorite: false }, { favorite: true })).toBe(false);
     expect(matchesFilter(j, { search: 'ocean' })).toBe(false);

@@ -18,6 +18,9 @@ export function compareKeys(a: JobKey, b: JobKey): number {
 export type GalleryFilter = {
   status?: JobStatus;
   provider?: string;
+  model?: string;
+  /** Created at or after this time (ms). */
+  since?: number;
   favorite?: boolean;
   search?: string;
 };
@@ -26,6 +29,8 @@ export function toQuery(filter: GalleryFilter): ListQuery {
   const query: ListQuery = {};
   if (filter.status) query.status = filter.status;
   if (filter.provider) query.provider = filter.provider;
+  if (filter.model) query.model = filter.model;
+  if (filter.since !== undefined) query.created_since = filter.since;
   if (filter.favorite) query.favorite = true;
   const search = filter.search?.trim();
   if (search) query.search = search;
@@ -56,6 +61,8 @@ export function matchesSearch(prompt: string, search: string | undefined): boole
 export function matchesFilter(job: JobSummary, filter: GalleryFilter, withSearch = true): boolean {
   if (filter.status && job.status !== filter.status) return false;
   if (filter.provider && job.provider !== filter.provider) return false;
+  if (filter.model && job.model !== filter.model) return false;
+  if (filter.since !== undefined && job.created_at < filter.since) return false;
   if (filter.favorite && !job.favorite) return false;
   if (withSearch && !matchesSearch(job.prompt, filter.search)) return false;
   return true;

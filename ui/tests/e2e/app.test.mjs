@@ -293,7 +293,7 @@ test('an error from create_job is shown, and a retry reuses the request id', T, 
   await close(page);
 });
 
-test('filters by status, provider, favorites and search', T, async () => {
+test('filters by status, provider, model, date, favorites and search', T, async () => {
   const page = await open('seed=40');
   await cards(page).first().waitFor();
   await shot(page, '08-gallery');
@@ -321,6 +321,21 @@ test('filters by status, provider, favorites and search', T, async () => {
   const providerCalls = (await calls(page, 'list_jobs')).filter((c) => c.query.provider === 'studio-sim');
   assert.ok(providerCalls.length > 0);
   await page.getByRole('search').getByLabel('Provider').selectOption('');
+
+  await page.getByRole('search').getByLabel('Model').selectOption('sim-fast');
+  await until(page, () => document.querySelectorAll('[data-testid="job-card"]').length === 6, null, '6 sim-fast jobs');
+  assert.ok((await calls(page, 'list_jobs')).some((c) => c.query.model === 'sim-fast'));
+  await page.getByRole('search').getByLabel('Model').selectOption('');
+
+  // The four oldest seeded jobs are ten days old.
+  await page.getByRole('search').getByLabel('Date').selectOption('week');
+  await page.getByLabel('Search prompts').fill('lighthouse');
+  await until(page, () => document.querySelectorAll('[data-testid="job-card"]').length === 3, null, '3 lighthouse jobs this week');
+  await page.getByLabel('Search prompts').fill('');
+  await page.getByLabel('Search prompts').press('Enter');
+  const since = (await calls(page, 'list_jobs')).map((c) => c.query.created_since).filter((s) => s !== undefined);
+  assert.ok(since.length > 0 && Math.abs(since[0] - (Date.now() - 7 * 86_400_000)) < 60_000, 'a week back from now');
+  await page.getByRole('search').getByLabel('Date').selectOption('any');
 
   await page.getByRole('button', { name: 'Favorites', exact: true }).click();
   await until(page, () => document.querySelectorAll('[data-testid="job-card"]').length === 6, null, '6 favorites');

@@ -285,7 +285,8 @@ export class FakeEngine {
     const now = Date.now();
     const batch: Job[] = [];
     for (let i = 0; i < n; i += 1) {
-      const at = now - (n - i) * 60_000;
+      // A minute apart; the first four are from ten days ago (date filters).
+      const at = now - (n - i) * 60_000 - (i < 4 ? 10 * 86_400_000 : 0);
       const subject = SUBJECTS[i % SUBJECTS.length];
       const ratio = [
         [1024, 1024],
@@ -617,6 +618,8 @@ export class FakeEngine {
       const s = all[i];
       if (q.status && s.status !== q.status) continue;
       if (q.provider && s.provider !== q.provider) continue;
+      if (q.model && s.model !== q.model) continue;
+      if (q.created_since !== undefined && s.created_at < q.created_since) continue;
       if (q.favorite !== undefined && s.favorite !== q.favorite) continue;
       if (q.held !== undefined && s.held !== q.held) continue;
       if (wanted.length > 0) {

@@ -140,6 +140,14 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
         args.push(Box::new(provider.clone()));
         sql.push_str(&format!(" AND provider = ?{}", args.len()));
     }
+    if let Some(model) = &q.model {
+        args.push(Box::new(model.clone()));
+        sql.push_str(&format!(" AND model = ?{}", args.len()));
+    }
+    if let Some(since) = q.created_since {
+        args.push(Box::new(since));
+        sql.push_str(&format!(" AND created_at >= ?{}", args.len()));
+    }
     if let Some(favorite) = q.favorite {
         args.push(Box::new(favorite));
         sql.push_str(&format!(" AND favorite = ?{}", args.len()));

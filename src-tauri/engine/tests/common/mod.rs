@@ -2,7 +2,7 @@
 //! real library folder in fresh temporary folders.
 #![allow(dead_code)]
 
-use easel_engine::{Config, Engine, NewJob};
+use easel_engine::{Config, Engine, JobDetail, NewJob, RunUntil};
 use std::path::Path;
 use tempfile::TempDir;
 
@@ -73,4 +73,16 @@ pub fn files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Run a worker until job `id` settles (bounded), then read its detail.
+pub async fn settle(engine: &Engine, id: &str) -> JobDetail {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        engine.run_worker(RunUntil::Settled(vec![id.to_string()])),
+    )
+    .await
+    .expect("the job settles in time")
+    .expect("run");
+    engine.detail(id).await.expect("detail")
 }

@@ -4,7 +4,11 @@ import type { JobStatus } from "./JobStatus";
 /**
  * Keyset paging: newest first; pass the last row's (created_at, id) to continue.
  */
-export type ListQuery = { status?: JobStatus, provider?: string, 
+export type ListQuery = { status?: JobStatus, provider?: string, model?: string, 
+/**
+ * Only jobs created at or after this time (ms since the epoch).
+ */
+created_since?: number, 
 /**
  * FTS5 query over prompts: every word, as a prefix.
  */
