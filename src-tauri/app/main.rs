@@ -40,6 +40,10 @@ fn main() {
             // The window may load images from these two folders and nothing else.
             allow_images_from(app.handle(), &config.library_dir);
             allow_images_from(app.handle(), &config.thumbs_dir());
+            // Images saved before the library folder was moved stay there.
+            for dir in &config.earlier_library_dirs {
+                allow_images_from(app.handle(), dir);
+            }
             let engine = Engine::open(config)?;
             // Without a tray (no status-notifier host) the app still works;
             // closing the window while jobs run then only hides it.

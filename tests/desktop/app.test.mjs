@@ -404,3 +404,41 @@ test('the window remembers its size; closing it with nothing running quits', T, 
   const size = await driver.executeScript(() => [window.innerWidth, window.innerHeight]);
   assert.deepEqual(size, [900, 640], 'the window reopens at the size it was closed at');
 });
+
+test('moving the library folder keeps earlier images in the gallery and the viewer, after a restart too', T, async () => {
+  await launch();
+  await generate('before the move');
+  await waitStatus('before the move', 'completed');
+
+  const moved = `${LIBRARY}-moved`;
+  mkdirSync(moved, { recursive: true });
+  await driver.findElement(By.css('[data-testid="open-settings"]')).click();
+  const field = await driver.wait(until.elementLocated(By.css('#library-dir')), WAIT);
+  await driver.wait(until.elementIsVisible(field), WAIT);
+  await field.clear();
+  await field.sendKeys(moved);
+  await driver.findElement(By.xpath('//button[normalize-space()="Save"]')).click();
+  await waitText('[data-testid="settings"] [role="status"]', 'Saved');
+  await driver.findElement(By.css('[aria-label="Close settings"]')).click();
+
+  const after = await generate('after the move');
+  await waitStatus('after the move', 'completed');
+  assert.ok(cli('show', after, '--json').assets[0].path.startsWith(moved), 'new images go to the new folder');
+
+  // A new run (the shell allows image folders at start) still shows both.
+  await quit();
+  await launch();
+  for (const prompt of ['before the move', 'after the move']) {
+    await waitThumbnail(prompt);
+    await driver.findElement(By.css(`[data-testid="job-card"][aria-label="${prompt}"] button.open`)).click();
+    const img = await driver.wait(until.elementLocated(By.css('[data-testid="viewer-image"]')), WAIT);
+    await driver.wait(
+      () => driver.executeScript((i) => i.complete && i.naturalWidth > 0, img),
+      WAIT,
+      `${prompt}: the full image never loaded in the viewer`,
+    );
+    await shot(`10-viewer-${prompt.replace(/ /g, '-')}`);
+    await driver.actions().sendKeys(Key.ESCAPE).perform();
+    await driver.wait(until.stalenessOf(img), WAIT);
+  }
+});

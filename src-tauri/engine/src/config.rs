@@ -33,6 +33,10 @@ impl Default for OfflineSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub library_dir: Option<PathBuf>,
+    /// Library folders used before the current one: their images stay where
+    /// they are, and the app may still show them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub earlier_library_dirs: Vec<PathBuf>,
     pub cache_dir: Option<PathBuf>,
     pub default_provider: Option<String>,
     pub max_attempts: Option<u32>,
@@ -59,6 +63,8 @@ pub struct Config {
     /// The default library folder is created on first use; a folder the user
     /// chose is not (a missing one is usually an unplugged drive).
     pub library_dir_is_default: bool,
+    /// Other folders holding images from earlier library choices.
+    pub earlier_library_dirs: Vec<PathBuf>,
     pub cache_dir: PathBuf,
     pub default_provider: String,
     pub max_attempts: u32,
@@ -91,6 +97,7 @@ impl Config {
             data_dir,
             library_dir,
             library_dir_is_default,
+            earlier_library_dirs: Vec::new(),
             default_provider: "offline".into(),
             max_attempts: 3,
             lease_ms: 15_000,
@@ -124,6 +131,13 @@ impl Config {
             .or_else(|| env_path("EASEL_LIBRARY_DIR"))
             .or_else(|| settings.library_dir.clone());
         let mut config = Config::new(data_dir, library_dir);
+        // The folder config.toml names is an earlier one too when a flag or
+        // EASEL_LIBRARY_DIR overrides it.
+        let mut earlier = settings.earlier_library_dirs.clone();
+        earlier.extend(settings.library_dir.clone());
+        earlier.retain(|d| *d != config.library_dir);
+        earlier.dedup();
+        config.earlier_library_dirs = earlier;
         if is_default_data_dir {
             if let Some(cache) = dirs::cache_dir() {
                 config.cache_dir = cache.join("easel");

@@ -50,7 +50,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn live(&self) -> std::sync::RwLockReadGuard<'_, Live> {
+    pub(crate) fn live(&self) -> std::sync::RwLockReadGuard<'_, Live> {
         // A writer that panicked left a complete value behind (it only
         // replaces whole fields), so the lock's content is still good.
         self.live.read().unwrap_or_else(|p| p.into_inner())

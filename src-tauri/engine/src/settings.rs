@@ -84,6 +84,11 @@ impl Engine {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Settings::default(),
             Err(source) => return Err(EngineError::Io { path, source }),
         };
+        let previous = sh.live().library.root().to_path_buf();
+        if previous != root && !file.earlier_library_dirs.contains(&previous) {
+            file.earlier_library_dirs.push(previous);
+        }
+        file.earlier_library_dirs.retain(|d| *d != root);
         file.library_dir = Some(root);
         file.default_provider = Some(new.default_provider.clone());
         file.concurrency = new.concurrency.clone();

@@ -402,4 +402,24 @@ async fn settings_are_validated_saved_and_applied() {
         t.engine.settings().await.expect("s").monthly_budget_micros,
         Some(5_000_000)
     );
+    // The next start knows the folder used before, so its images still show.
+    let reloaded =
+        easel_engine::Config::load(Some(t.data.path().to_path_buf()), None).expect("reload");
+    assert_eq!(reloaded.library_dir, new_lib.path());
+    assert_eq!(
+        reloaded.earlier_library_dirs,
+        vec![t.library.path().to_path_buf()]
+    );
+    // With the folder overridden (a flag or EASEL_LIBRARY_DIR), the chosen
+    // one counts as earlier too.
+    let other = tempfile::tempdir().expect("tmp");
+    let overridden = easel_engine::Config::load(
+        Some(t.data.path().to_path_buf()),
+        Some(other.path().to_path_buf()),
+    )
+    .expect("reload");
+    assert_eq!(
+        overridden.earlier_library_dirs,
+        vec![t.library.path().to_path_buf(), new_lib.path().to_path_buf()]
+    );
 }
