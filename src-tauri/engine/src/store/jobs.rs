@@ -93,8 +93,8 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
     let s = job.spec;
     let references = serde_json::to_string(&s.reference_ids)
         .map_err(|e| corrupt("jobs", format!("reference ids: {e}")))?;
-    let row = tx.query_row(
-        &sql,
+    // Cached: the click path runs these statements on every job.
+    let row = tx.prepare_cached(&sql)?.query_row(
         params![
             job.id,
             job.request_id,
@@ -120,12 +120,18 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
 
 pub fn get(conn: &Connection, id: &str) -> Result<Option<JobSummary>> {
     let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1");
-    Ok(conn.query_row(&sql, [id], summary).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], summary)
+        .optional()?)
 }
 
 pub fn find_by_request_id(conn: &Connection, request_id: &str) -> Result<Option<JobSummary>> {
     let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE request_id = ?1");
-    Ok(conn.query_row(&sql, [request_id], summary).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([request_id], summary)
+        .optional()?)
 }
 
 /// Newest first, keyset-paged, optionally filtered and searched (FTS5).
@@ -252,7 +258,10 @@ pub fn change(tx: &Transaction<'_>, c: &Change<'_>) -> Result<Option<JobSummary>
     let status_text = c.to.as_str();
     let mut args: Vec<&dyn ToSql> = vec![&status_text, &c.now, &c.id, &c.owner];
     args.extend_from_slice(c.args);
-    let row = tx.query_row(&sql, args.as_slice(), summary).optional()?;
+    let row = tx
+        .prepare_cached(&sql)?
+        .query_row(args.as_slice(), summary)
+        .optional()?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -270,19 +279,19 @@ fn append_timeline(
     attempt: Option<u32>,
     detail: &str,
 ) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO timeline (seq, job_id, at, from_status, to_status, attempt, detail) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            job.seq,
-            job.id,
-            job.updated_at,
-            from.map(JobStatus::as_str),
-            job.status.as_str(),
-            attempt,
-            detail
-        ],
-    )?;
+    )?
+    .execute(params![
+        job.seq,
+        job.id,
+        job.updated_at,
+        from.map(JobStatus::as_str),
+        job.status.as_str(),
+        attempt,
+        detail
+    ])?;
     Ok(())
 }
 

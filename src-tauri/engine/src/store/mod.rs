@@ -168,6 +168,8 @@ fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Resu
     };
     let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
     conn.busy_timeout(busy_timeout).map_err(open_err)?;
+    // Room for every hot statement (transitions, the click path, queries).
+    conn.set_prepared_statement_cache_capacity(64);
     if !read_only {
         check_version(&conn, path)?;
         // WAL: readers never block the writer. FULL: a commit survives power
@@ -205,7 +207,8 @@ fn check_version(conn: &Connection, path: &Path) -> Result<()> {
 pub const NEXT_SEQ_SQL: &str = "(SELECT value + 1 FROM seq_counter WHERE id = 1)";
 
 pub fn bump_seq(tx: &Transaction<'_>) -> Result<()> {
-    tx.execute("UPDATE seq_counter SET value = value + 1 WHERE id = 1", [])?;
+    tx.prepare_cached("UPDATE seq_counter SET value = value + 1 WHERE id = 1")?
+        .execute([])?;
     Ok(())
 }
 
