@@ -81,7 +81,18 @@ fn main() {
         .build(tauri::generate_context!());
 
     match app {
-        Ok(app) => app.run(|_app, _event| {}),
+        Ok(app) => app.run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                // Quit is not a crash: the next start resumes running jobs
+                // at once instead of waiting for their leases to lapse.
+                if let Some(engine) = app.try_state::<Engine>() {
+                    let engine = engine.inner().clone();
+                    if let Err(e) = tauri::async_runtime::block_on(engine.release_leases()) {
+                        tracing::warn!(error = %e, "cannot release running jobs at exit");
+                    }
+                }
+            }
+        }),
         Err(err) => {
             eprintln!("easel: failed to start: {err}");
             std::process::exit(1);

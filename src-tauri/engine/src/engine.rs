@@ -464,6 +464,22 @@ impl Engine {
         Ok(deleted)
     }
 
+    /// On a clean exit (Quit): hand this process's running jobs back so the
+    /// next start resumes them at once, instead of after the lease lapses,
+    /// and without counting a crash. Workers still running here lose their
+    /// lease and stop touching those jobs.
+    pub async fn release_leases(&self) -> Result<usize, EngineError> {
+        let owner = self.shared.worker_id.clone();
+        let released = self
+            .shared
+            .db(move |s| s.write(|tx| q::release_leases(tx, &owner)))
+            .await?;
+        if released > 0 {
+            tracing::info!(jobs = released, "released running jobs for the next start");
+        }
+        Ok(released)
+    }
+
     /// Jobs waiting and running now, across every process on this database
     /// (for the tray and for deciding whether closing the window may quit).
     pub async fn active_counts(&self) -> Result<ActiveCounts, EngineError> {

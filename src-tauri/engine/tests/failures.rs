@@ -394,3 +394,43 @@ async fn canceling_a_running_job_stops_it_and_releases_its_reservation() {
     assert!(files(t.library.path()).is_empty());
     worker.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_exit_hands_running_jobs_to_the_next_start_at_once() {
+    // A lease far longer than the test may take: only a release lets the
+    // second engine take the job over in time.
+    let t = common::env_with(|c| {
+        c.offline.latency_ms = 1_500;
+        c.lease_ms = 600_000;
+    });
+    let job = t
+        .engine
+        .create_job(new_job("quit", "a quiet exit"))
+        .await
+        .expect("create");
+    let engine = t.engine.clone();
+    let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Forever).await });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while t.engine.get(&job.id).await.expect("get").status != JobStatus::Processing {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(t.engine.release_leases().await.expect("release"), 1);
+    worker.abort();
+
+    let mut config = fast_config(t.data.path(), t.library.path());
+    config.offline.latency_ms = 1_500;
+    config.lease_ms = 600_000;
+    let next = Engine::open(config).expect("next start");
+    let d = tokio::time::timeout(Duration::from_secs(20), common::settle(&next, &job.id))
+        .await
+        .expect("taken over at once, not after the lease");
+    assert_eq!(d.job.status, JobStatus::Completed);
+    assert_eq!(d.job.crash_count, 0, "a clean exit is not a crash");
+    assert_eq!(
+        d.attempts.len(),
+        1,
+        "resumed by polling, not submitted again"
+    );
+    assert_eq!(d.assets.len(), 1);
+}

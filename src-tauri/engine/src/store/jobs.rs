@@ -417,6 +417,18 @@ pub fn in_flight(conn: &Connection) -> Result<Vec<String>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// A clean exit hands `owner`'s running jobs back: no owner, no lease. The
+/// next worker takes them over at once and, finding no owner, does not count
+/// a crash. Nothing else about the job changes.
+pub fn release_leases(tx: &Transaction<'_>, owner: &str) -> Result<usize> {
+    Ok(tx
+        .prepare_cached(
+            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL \
+             WHERE lease_owner = ?1 AND status IN ('submitting','processing','saving')",
+        )?
+        .execute([owner])?)
+}
+
 /// How many jobs wait to run and how many run now (held jobs are neither).
 pub fn active_counts(conn: &Connection) -> Result<ActiveCounts> {
     let (queued, running) = conn.query_row(
