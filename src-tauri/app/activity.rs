@@ -1,5 +1,5 @@
-//! What the shell knows about running work: the latest job counts (for the
-//! tray and the close-to-tray decision) and whether the window is in view.
+//! What the shell knows about running work: the latest job counts, for the
+//! tray and the close-to-tray decision.
 
 use easel_engine::ActiveCounts;
 use std::sync::Mutex;
