@@ -31,6 +31,9 @@ APT_PACKAGES=(
   # manager's close request sent over X (tests/desktop)
   webkit2gtk-driver
   python3-xlib
+  # keychain tests: a real Secret Service, and its command-line client
+  gnome-keyring
+  libsecret-tools
 )
 
 SUDO=()

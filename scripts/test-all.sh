@@ -40,8 +40,8 @@ cargo fmt --all --check
 section "rust: cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-section "rust: cargo test"
-cargo test --workspace
+section "rust: cargo test (with a real Secret Service for the keychain tests)"
+bash scripts/with-keyring.sh cargo test --workspace
 
 section "types: generated TypeScript bindings are committed and current"
 # `cargo test` regenerates ui/src/lib/bindings from the Rust types (ts-rs).

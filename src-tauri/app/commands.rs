@@ -1,8 +1,8 @@
 //! Tauri commands: parse, call the engine, map the error. No business logic.
 
 use easel_engine::{
-    AppSettings, Engine, EngineError, ErrorPayload, JobDetail, JobSummary, ListQuery, NewJob,
-    ProviderInfo, ReferenceImage, StartupReport,
+    AppSettings, Engine, EngineError, ErrorPayload, JobDetail, JobSummary, KeyCheck, ListQuery,
+    NewJob, ProviderInfo, ReferenceImage, StartupReport,
 };
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
@@ -75,8 +75,36 @@ pub async fn set_favorite(
 }
 
 #[tauri::command]
-pub fn list_providers(engine: State<'_, Engine>) -> Vec<ProviderInfo> {
-    engine.provider_infos()
+pub async fn list_providers(engine: State<'_, Engine>) -> Reply<Vec<ProviderInfo>> {
+    Ok(engine.provider_infos().await)
+}
+
+/// The key goes from the settings field straight to the keychain; the reply
+/// says only whether one is stored.
+#[tauri::command]
+pub async fn set_api_key(
+    engine: State<'_, Engine>,
+    provider: String,
+    key: String,
+) -> Reply<ProviderInfo> {
+    engine.set_api_key(&provider, &key).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn delete_api_key(engine: State<'_, Engine>, provider: String) -> Reply<ProviderInfo> {
+    engine.delete_api_key(&provider).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn test_api_key(
+    engine: State<'_, Engine>,
+    provider: String,
+    key: Option<String>,
+) -> Reply<KeyCheck> {
+    engine
+        .test_api_key(&provider, key.as_deref())
+        .await
+        .map_err(err)
 }
 
 #[tauri::command]

@@ -415,6 +415,8 @@ test('moving the library folder keeps earlier images in the gallery and the view
   await driver.findElement(By.css('[data-testid="open-settings"]')).click();
   const field = await driver.wait(until.elementLocated(By.css('#library-dir')), WAIT);
   await driver.wait(until.elementIsVisible(field), WAIT);
+  // The real engine reports its providers' key state: the offline one needs none.
+  await waitText('[data-testid="provider-keys"]', 'No provider here needs an API key');
   await field.clear();
   await field.sendKeys(moved);
   await driver.findElement(By.xpath('//button[normalize-space()="Save"]')).click();

@@ -82,7 +82,13 @@ pub struct Config {
     pub default_concurrency: u32,
     pub base_urls: BTreeMap<String, String>,
     pub offline: OfflineSettings,
+    /// The keychain service name provider keys are stored under
+    /// (`EASEL_KEYCHAIN_SERVICE`; tests use their own).
+    pub keychain_service: String,
 }
+
+/// The app's identifier, as in `tauri.conf.json`.
+pub const KEYCHAIN_SERVICE: &str = "studio.easel.app";
 
 impl Config {
     /// Defaults rooted in `data_dir`, with the library in `library_dir` if given.
@@ -113,6 +119,7 @@ impl Config {
             default_concurrency: 2,
             base_urls: BTreeMap::new(),
             offline: OfflineSettings::default(),
+            keychain_service: KEYCHAIN_SERVICE.into(),
         }
     }
 
@@ -191,6 +198,11 @@ impl Config {
         }
         if let Some(v) = env_number("EASEL_LEASE_MS")? {
             self.lease_ms = v;
+        }
+        if let Ok(service) = std::env::var("EASEL_KEYCHAIN_SERVICE") {
+            if !service.trim().is_empty() {
+                self.keychain_service = service;
+            }
         }
         for (key, value) in std::env::vars() {
             if let Some(provider) = key

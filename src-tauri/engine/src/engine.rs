@@ -8,8 +8,9 @@ use crate::library::{Library, LibraryError};
 use crate::model::{
     ActiveCounts, JobDetail, JobEvent, JobSummary, ListQuery, NewJob, StartupReport,
 };
-use crate::providers::{Capabilities, ProviderInfo, Registry};
+use crate::providers::{Capabilities, Registry};
 use crate::references::{ReferenceImage, References};
+use crate::secrets::Keys;
 use crate::store::jobs::{self as q, NewJobRow};
 use crate::store::{ledger, now_ms, Store, StoreError};
 use std::collections::BTreeMap;
@@ -47,6 +48,7 @@ pub(crate) struct Shared {
     /// The current library folder passed the full writability probe.
     pub library_probed: AtomicBool,
     pub references: References,
+    pub keys: Keys,
 }
 
 impl Shared {
@@ -121,14 +123,25 @@ pub struct Engine {
 
 impl Engine {
     /// Open the data folder and database (creating and migrating them), with
-    /// the providers this build ships.
+    /// the providers this build ships and keys from the OS keychain.
     pub fn open(config: Config) -> Result<Engine, EngineError> {
         let providers = Registry::from_config(&config);
         Engine::open_with_providers(config, providers)
     }
 
-    /// `open` with an explicit set of providers.
+    /// `open` with an explicit set of providers (keys from the OS keychain).
     pub fn open_with_providers(config: Config, providers: Registry) -> Result<Engine, EngineError> {
+        let keys = Keys::os(&config.keychain_service);
+        Engine::open_with(config, providers, keys)
+    }
+
+    /// `open` with explicit providers and key store; a provider that needs
+    /// a key must be given the same `keys` (it reads its key there).
+    pub fn open_with(
+        config: Config,
+        providers: Registry,
+        keys: Keys,
+    ) -> Result<Engine, EngineError> {
         let mkdir = |path: &std::path::Path| {
             std::fs::create_dir_all(path).map_err(|source| EngineError::Io {
                 path: path.to_path_buf(),
@@ -178,6 +191,7 @@ impl Engine {
                 interrupted,
                 library_probed: AtomicBool::new(false),
                 references: References::new(references_dir),
+                keys,
             }),
         })
     }
@@ -202,6 +216,13 @@ impl Engine {
             .providers
             .get(&spec.provider)
             .ok_or_else(|| EngineError::UnknownProvider(spec.provider.clone()))?;
+        if provider.capabilities().needs_key {
+            // A job that cannot be sent is not created: the user adds the
+            // key first and nothing is left queued behind a missing key.
+            if sh.keys.get(&spec.provider).await?.is_none() {
+                return Err(EngineError::MissingKey(spec.provider.clone()));
+            }
+        }
         let cost = provider.estimate_cost_micros(&spec);
         let budget = sh.live().monthly_budget_micros;
         if let Some(budget) = budget {
@@ -510,16 +531,6 @@ impl Engine {
         self.shared
             .db(move |s| s.read(|c| q::is_asset_path(c, &path)))
             .await
-    }
-
-    pub fn provider_infos(&self) -> Vec<ProviderInfo> {
-        self.providers()
-            .into_iter()
-            .map(|(id, capabilities)| ProviderInfo {
-                id: id.to_string(),
-                capabilities,
-            })
-            .collect()
     }
 
     pub fn store_path(&self) -> &std::path::Path {

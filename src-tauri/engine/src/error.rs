@@ -48,6 +48,10 @@ pub enum EngineError {
     },
     #[error("could not move {path} to the trash: {message}")]
     Trash { path: PathBuf, message: String },
+    #[error("{0} needs an API key: add it in Settings")]
+    MissingKey(String),
+    #[error(transparent)]
+    Keychain(#[from] crate::secrets::KeychainError),
     #[error("the engine is shutting down")]
     Shutdown,
 }
@@ -63,6 +67,10 @@ pub enum ErrorKind {
     Budget,
     Library,
     Storage,
+    /// A provider key is missing (the user adds it in Settings).
+    MissingKey,
+    /// The system keychain could not be used.
+    Keychain,
     Internal,
 }
 
@@ -77,6 +85,8 @@ impl EngineError {
             EngineError::WrongState { .. } => ErrorKind::Conflict,
             EngineError::BudgetExceeded { .. } => ErrorKind::Budget,
             EngineError::Library(_) | EngineError::Trash { .. } => ErrorKind::Library,
+            EngineError::MissingKey(_) => ErrorKind::MissingKey,
+            EngineError::Keychain(_) => ErrorKind::Keychain,
             EngineError::Store(e) if e.is_user_facing() => ErrorKind::Storage,
             EngineError::Store(_)
             | EngineError::Reference(_)
@@ -89,7 +99,10 @@ impl EngineError {
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self.kind(),
-            ErrorKind::InvalidInput | ErrorKind::Library | ErrorKind::Budget
+            ErrorKind::InvalidInput
+                | ErrorKind::Library
+                | ErrorKind::Budget
+                | ErrorKind::MissingKey
         )
     }
 }

@@ -5,11 +5,10 @@
 mod common;
 
 use async_trait::async_trait;
-use common::{env, fast_config, files, new_job};
+use common::{env, fast_config, files, new_job, test_capabilities};
 use easel_engine::providers::offline::render::render_png;
 use easel_engine::providers::{
-    Capabilities, FailureKind, ModelInfo, PollStatus, Provider, ProviderError, Registry,
-    SubmitRequest,
+    Capabilities, FailureKind, PollStatus, Provider, ProviderError, Registry, SubmitRequest,
 };
 use easel_engine::{Engine, JobSpec, JobStatus, LedgerKind, NewJob, RunUntil};
 use std::collections::VecDeque;
@@ -38,24 +37,7 @@ impl Scripted {
         output: Output,
     ) -> Arc<Self> {
         Arc::new(Scripted {
-            caps: Capabilities {
-                models: vec![ModelInfo {
-                    id: "s1".into(),
-                    name: "scripted".into(),
-                    min_side: 64,
-                    max_side: 512,
-                    side_multiple: 8,
-                    max_count: 2,
-                    max_reference_images: 0,
-                    max_reference_bytes: 0,
-                    price_per_image_micros: 1_000,
-                }],
-                default_model: "s1".into(),
-                needs_key: false,
-                progress: true,
-                cancel: false,
-                idempotent_submit: false,
-            },
+            caps: test_capabilities("s1", 1_000),
             submits: Mutex::new(submits.into()),
             polls: Mutex::new(polls.into()),
             output,

@@ -14,6 +14,8 @@ import type { ErrorPayload } from './bindings/ErrorPayload';
 import type { JobDetail } from './bindings/JobDetail';
 import type { JobEvent } from './bindings/JobEvent';
 import type { JobSummary } from './bindings/JobSummary';
+import type { KeyCheck } from './bindings/KeyCheck';
+import type { KeyState } from './bindings/KeyState';
 import type { ModelInfo } from './bindings/ModelInfo';
 import type { ProviderInfo } from './bindings/ProviderInfo';
 import type { ReferenceImage } from './bindings/ReferenceImage';
@@ -28,6 +30,8 @@ export type {
   JobDetail,
   JobEvent,
   JobSummary,
+  KeyCheck,
+  KeyState,
   ModelInfo,
   ProviderInfo,
   ReferenceImage,
@@ -103,6 +107,20 @@ export function setFavorite(ids: string[], favorite: boolean): Promise<JobSummar
 
 export function listProviders(): Promise<ProviderInfo[]> {
   return invoke<ProviderInfo[]>('list_providers');
+}
+
+/** The key goes to the OS keychain; the reply only says whether one is stored. */
+export function setApiKey(provider: string, key: string): Promise<ProviderInfo> {
+  return invoke<ProviderInfo>('set_api_key', { provider, key });
+}
+
+export function deleteApiKey(provider: string): Promise<ProviderInfo> {
+  return invoke<ProviderInfo>('delete_api_key', { provider });
+}
+
+/** Tests `key` (not stored) or, when null, the stored key. */
+export function testApiKey(provider: string, key: string | null): Promise<KeyCheck> {
+  return invoke<KeyCheck>('test_api_key', { provider, key });
 }
 
 export function startupReport(): Promise<StartupReport> {

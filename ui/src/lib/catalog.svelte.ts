@@ -30,8 +30,22 @@ export class Catalog {
     return this.provider(providerId)?.capabilities.models.find((m) => m.id === modelId);
   }
 
-  /** Providers a job can be sent to now (none needs a key yet). */
+  /** Providers a job can be sent to now: they need no key or have one. */
   get usable(): ProviderInfo[] {
-    return this.providers.filter((p) => !p.capabilities.needs_key);
+    return this.providers.filter(isUsable);
   }
+
+  /** Providers that wait for a key (or a keychain that answers). */
+  get waitingForKey(): ProviderInfo[] {
+    return this.providers.filter((p) => !isUsable(p));
+  }
+
+  /** Take in a provider's new state (after its key was stored or removed). */
+  update(info: ProviderInfo): void {
+    this.providers = this.providers.map((p) => (p.id === info.id ? info : p));
+  }
+}
+
+export function isUsable(p: ProviderInfo): boolean {
+  return p.key.state === 'not_needed' || p.key.state === 'stored';
 }

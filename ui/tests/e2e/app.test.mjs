@@ -537,7 +537,7 @@ test('settings: save round-trip, engine validation, theme', T, async () => {
   assert.deepEqual(picks[0], { start: '/home/you/Pictures/Easel' });
   await drawer.locator('#conc-offline').fill('4');
   await drawer.locator('#budget').fill('50');
-  await drawer.getByRole('button', { name: 'Save' }).click();
+  await drawer.getByRole('button', { name: 'Save', exact: true }).click();
   await drawer.getByText('Saved', { exact: true }).waitFor();
   const [saved] = await calls(page, 'save_settings');
   assert.deepEqual(saved.settings, {
@@ -550,7 +550,7 @@ test('settings: save round-trip, engine validation, theme', T, async () => {
 
   // The engine rejects a relative folder; its message is shown.
   await drawer.locator('#library-dir').fill('relative/folder');
-  await drawer.getByRole('button', { name: 'Save' }).click();
+  await drawer.getByRole('button', { name: 'Save', exact: true }).click();
   await drawer.getByTestId('settings-error').filter({ hasText: 'must be an absolute path' }).waitFor();
   await drawer.getByRole('button', { name: 'Close', exact: true }).click();
   await drawer.waitFor({ state: 'hidden' });
@@ -583,6 +583,82 @@ test('settings: save round-trip, engine validation, theme', T, async () => {
   await page.getByTestId('open-settings').click();
   await drawer.getByText('System', { exact: true }).click();
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+  await close(page);
+});
+
+test('provider keys: save, test and remove; Generate offers a provider only with its key', T, async () => {
+  const KEY = 'acme-live-0123456789';
+  const page = await open();
+  const providerOptions = () =>
+    page.locator('#provider option').evaluateAll((os) => os.map((o) => o.value));
+  // Without its key, acme-cloud is not offered, and the panel says why.
+  assert.deepEqual(await providerOptions(), ['offline', 'studio-sim']);
+  await page.getByTestId('needs-key').filter({ hasText: 'Add an API key in Settings to use acme-cloud' }).waitFor();
+
+  await page.getByTestId('open-settings').click();
+  const drawer = page.getByTestId('settings');
+  const row = drawer.getByTestId('key-acme-cloud');
+  const state = row.getByTestId('key-state-acme-cloud');
+  const note = row.getByTestId('key-note-acme-cloud');
+  const input = row.locator('#key-acme-cloud');
+  await state.filter({ hasText: 'No key yet' }).waitFor();
+  assert.equal(await input.getAttribute('type'), 'password');
+  // Providers that need no key have no key row.
+  assert.equal(await drawer.getByTestId('key-offline').count(), 0);
+
+  // A pasted key with a space is refused with the engine's message.
+  await input.fill('acme-live one');
+  await row.getByRole('button', { name: 'Save key' }).click();
+  await note.filter({ hasText: 'contains a space or line break' }).waitFor();
+  assert.equal(await note.getAttribute('role'), 'alert');
+  await state.filter({ hasText: 'No key yet' }).waitFor();
+
+  // Test tries what is typed, without storing it.
+  await input.fill('acme-wrong');
+  await row.getByRole('button', { name: 'Test' }).click();
+  await note.filter({ hasText: 'acme-cloud refused the key' }).waitFor();
+  await input.fill(KEY);
+  await row.getByRole('button', { name: 'Test' }).click();
+  await note.filter({ hasText: 'acme-cloud accepted the key' }).waitFor();
+  await state.filter({ hasText: 'No key yet' }).waitFor();
+
+  // Enter saves the key; the field empties and only the state comes back.
+  await input.press('Enter');
+  await note.filter({ hasText: 'Saved to the keychain.' }).waitFor();
+  await state.filter({ hasText: 'Key stored in the system keychain' }).waitFor();
+  assert.equal(await input.inputValue(), '');
+  assert.deepEqual(await calls(page, 'set_api_key'), [
+    { provider: 'acme-cloud', key: 'acme-live one' },
+    { provider: 'acme-cloud', key: KEY },
+  ]);
+  // With the field empty, Test checks the stored key.
+  await row.getByRole('button', { name: 'Test' }).click();
+  await note.filter({ hasText: 'accepted the key' }).waitFor();
+  assert.deepEqual((await calls(page, 'test_api_key')).at(-1), { provider: 'acme-cloud', key: null });
+  assert.ok(!(await page.content()).includes(KEY), 'the key is not left in the page');
+  await drawer.locator('.body').evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await shot(page, '19-settings-keys');
+  await drawer.getByRole('button', { name: 'Close', exact: true }).click();
+  await drawer.waitFor({ state: 'hidden' });
+
+  // Now Generate offers acme-cloud, and a job goes to it.
+  assert.deepEqual(await providerOptions(), ['offline', 'studio-sim', 'acme-cloud']);
+  assert.equal(await page.getByTestId('needs-key').count(), 0);
+  await page.locator('#provider').selectOption('acme-cloud');
+  await generate(page, 'Keyed harbour at noon');
+  const [created] = (await calls(page, 'create_job')).map((c) => c.request);
+  assert.equal(created.provider, 'acme-cloud');
+  await cardFor(page, 'Keyed harbour at noon', 'completed').waitFor({ timeout: 15_000 });
+
+  // Removing the key (asked once more) takes the provider away again.
+  await page.getByTestId('open-settings').click();
+  await row.getByRole('button', { name: 'Remove', exact: true }).click();
+  await row.getByRole('button', { name: 'Remove the key' }).click();
+  await state.filter({ hasText: 'No key yet' }).waitFor();
+  await note.filter({ hasText: 'Removed from the keychain.' }).waitFor();
+  await drawer.getByRole('button', { name: 'Close', exact: true }).click();
+  assert.deepEqual(await providerOptions(), ['offline', 'studio-sim']);
+  await until(page, () => document.querySelector('#provider').value === 'offline', null, 'back to a usable provider');
   await close(page);
 });
 

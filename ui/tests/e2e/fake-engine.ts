@@ -15,6 +15,7 @@ import type {
   JobDetail,
   JobStatus,
   JobSummary,
+  KeyCheck,
   ListQuery,
   NewJob,
   ProviderInfo,
@@ -78,6 +79,7 @@ const PROVIDERS: ProviderInfo[] = [
       cancel: true,
       idempotent_submit: true,
     },
+    key: { state: 'not_needed' },
   },
   {
     // A second, priced provider without progress reports, so the UI's
@@ -103,8 +105,38 @@ const PROVIDERS: ProviderInfo[] = [
       cancel: true,
       idempotent_submit: false,
     },
+    key: { state: 'not_needed' },
+  },
+  {
+    // A cloud provider that needs an API key (the engine keeps keys in the
+    // OS keychain; here, in memory). Its key state is filled in per call.
+    id: 'acme-cloud',
+    capabilities: {
+      models: [
+        {
+          id: 'acme-1',
+          name: 'Acme 1',
+          min_side: 256,
+          max_side: 1024,
+          side_multiple: 64,
+          max_count: 2,
+          max_reference_images: 0,
+          max_reference_bytes: 0,
+          price_per_image_micros: 20_000,
+        },
+      ],
+      default_model: 'acme-1',
+      needs_key: true,
+      progress: false,
+      cancel: false,
+      idempotent_submit: true,
+    },
+    key: { state: 'missing' },
   },
 ];
+
+/** The one key the fake acme-cloud accepts. */
+export const ACME_KEY = 'acme-live-0123456789';
 
 const SUBJECTS = [
   'A lighthouse at dusk, thick gouache',
@@ -155,6 +187,8 @@ export class FakeEngine {
   failNextCreate: ErrorPayload | null = null;
   nextPickedFolder: string | null = null;
   references = new Set<string>();
+  /** Provider keys as the keychain would hold them. */
+  keys = new Map<string, string>();
   /** While paused, jobs do not advance. */
   paused = false;
   /** Drop (do not emit) this many upcoming events. */
@@ -185,6 +219,9 @@ export class FakeEngine {
   #newSummary(req: NewJob, at: number): JobSummary {
     const provider = PROVIDERS.find((p) => p.id === (req.provider ?? this.settings.default_provider));
     if (!provider) fail('invalid_input', `unknown provider ${req.provider}`);
+    if (provider.capabilities.needs_key && !this.keys.has(provider.id)) {
+      fail('missing_key', `${provider.id} needs an API key: add it in Settings`);
+    }
     const model = provider.capabilities.models.find((m) => m.id === (req.model ?? provider.capabilities.default_model));
     if (!model) fail('invalid_input', `unknown model ${req.model} for ${provider.id}`);
     for (const side of [req.width, req.height]) {
@@ -527,7 +564,15 @@ export class FakeEngine {
       case 'set_favorite':
         return this.setFavorite(args.ids as string[], args.favorite as boolean);
       case 'list_providers':
-        return structuredClone(PROVIDERS);
+        return PROVIDERS.map((p) => this.#providerInfo(p.id));
+      case 'set_api_key':
+        return this.setApiKey(args.provider as string, args.key as string);
+      case 'delete_api_key':
+        this.#keyed(args.provider as string);
+        this.keys.delete(args.provider as string);
+        return this.#providerInfo(args.provider as string);
+      case 'test_api_key':
+        return this.testApiKey(args.provider as string, args.key as string | null);
       case 'startup_report':
         return structuredClone(this.report);
       case 'get_settings':
@@ -545,6 +590,43 @@ export class FakeEngine {
       default:
         fail('internal', `the fake engine does not know ${cmd}`);
     }
+  }
+
+  #providerInfo(id: string): ProviderInfo {
+    const p = structuredClone(PROVIDERS.find((x) => x.id === id)!);
+    if (p.capabilities.needs_key) p.key = { state: this.keys.has(id) ? 'stored' : 'missing' };
+    return p;
+  }
+
+  #keyed(id: string): void {
+    const p = PROVIDERS.find((x) => x.id === id);
+    if (!p) fail('invalid_input', `unknown provider "${id}"`);
+    if (!p.capabilities.needs_key) fail('invalid_input', `invalid input: ${id} needs no API key`);
+  }
+
+  /** Like the engine's ApiKey::parse: trimmed, printable ASCII, no spaces. */
+  #parseKey(text: string): string {
+    const key = text.trim();
+    if (!key) fail('invalid_input', 'invalid input: the API key is empty');
+    if (/[^\x21-\x7e]/.test(key)) {
+      fail('invalid_input', 'invalid input: the API key contains a space or line break; paste the key alone');
+    }
+    return key;
+  }
+
+  setApiKey(provider: string, text: string): ProviderInfo {
+    this.#keyed(provider);
+    this.keys.set(provider, this.#parseKey(text));
+    return this.#providerInfo(provider);
+  }
+
+  testApiKey(provider: string, candidate: string | null): KeyCheck {
+    this.#keyed(provider);
+    const key = candidate?.trim() ? this.#parseKey(candidate) : this.keys.get(provider);
+    if (key === undefined) fail('missing_key', `${provider} needs an API key: add it in Settings`);
+    return key === ACME_KEY
+      ? { provider, ok: true, message: `${provider} accepted the key` }
+      : { provider, ok: false, message: `${provider} refused the key: invalid api key (401)` };
   }
 
   /** Like the engine: sniff the format, read a PNG's size, store by content. */

@@ -6,6 +6,7 @@ pub mod offline;
 
 use crate::config::Config;
 use crate::model::JobSpec;
+use crate::secrets::{ApiKey, KeyState};
 use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -59,6 +60,8 @@ impl Capabilities {
 pub struct ProviderInfo {
     pub id: String,
     pub capabilities: Capabilities,
+    /// Whether its key is in the keychain (jobs go only to usable providers).
+    pub key: KeyState,
 }
 
 /// How a provider call failed; drives retry and the job's error code.
@@ -166,6 +169,16 @@ pub trait Provider: Send + Sync {
     ) -> Result<Vec<Vec<u8>>, ProviderError>;
 
     async fn cancel(&self, handle: &str) -> Result<(), ProviderError>;
+
+    /// Try `key` with the provider's cheapest authenticated call (listing
+    /// models, reading the account), for the Test button in Settings. Only
+    /// asked of providers that need a key; each of them implements it.
+    async fn check_key(&self, _key: &ApiKey) -> Result<(), ProviderError> {
+        Err(ProviderError::new(
+            FailureKind::Fatal,
+            format!("{} cannot test a key", self.id()),
+        ))
+    }
 }
 
 /// The providers this engine knows, by id.

@@ -2,8 +2,12 @@
 //! real library folder in fresh temporary folders.
 #![allow(dead_code)]
 
-use easel_engine::{Config, Engine, JobDetail, NewJob, RunUntil};
+pub mod keyed;
+
+use easel_engine::providers::{Capabilities, ModelInfo, Registry};
+use easel_engine::{Config, Engine, JobDetail, Keys, NewJob, RunUntil};
 use std::path::Path;
+use std::sync::Arc;
 use tempfile::TempDir;
 
 pub struct TestEnv {
@@ -39,6 +43,56 @@ pub fn env() -> TestEnv {
     env_with(|_| {})
 }
 
+/// An engine with the shipped providers plus `keyed`, which needs a key
+/// from `keys`.
+pub fn keyed_env(keys: Keys) -> (TestEnv, Arc<keyed::Keyed>) {
+    let data = tempfile::tempdir().expect("temp data dir");
+    let library = tempfile::tempdir().expect("temp library dir");
+    let config = fast_config(data.path(), library.path());
+    let provider = keyed::Keyed::new(&keys);
+    let mut registry = Registry::from_config(&config);
+    registry.insert(provider.clone());
+    let engine = Engine::open_with(config, registry, keys).expect("open engine");
+    let env = TestEnv {
+        data,
+        library,
+        engine,
+    };
+    (env, provider)
+}
+
+/// Run a job on `keyed` to completion and check every call carried the
+/// accepted key.
+pub async fn run_keyed_job(env: &TestEnv, provider: &keyed::Keyed, request_id: &str) {
+    let job = env
+        .engine
+        .create_job(keyed_job(request_id))
+        .await
+        .expect("created");
+    let detail = settle(&env.engine, &job.id).await;
+    assert_eq!(
+        detail.job.status,
+        easel_engine::JobStatus::Completed,
+        "{:?}",
+        detail.job.error_message
+    );
+    let sent = provider.sent();
+    assert!(sent.len() >= 3, "submit, poll and fetch each sent the key");
+    assert!(
+        sent.iter().all(|k| k == keyed::ACCEPTED),
+        "{} calls",
+        sent.len()
+    );
+}
+
+/// A job for the `keyed` provider.
+pub fn keyed_job(request_id: &str) -> NewJob {
+    NewJob {
+        provider: Some("keyed".into()),
+        ..new_job(request_id, "a lighthouse at dusk")
+    }
+}
+
 pub fn new_job(request_id: &str, prompt: &str) -> NewJob {
     NewJob {
         request_id: request_id.into(),
@@ -52,6 +106,44 @@ pub fn new_job(request_id: &str, prompt: &str) -> NewJob {
         seed: Some(7),
         reference_ids: vec![],
     }
+}
+
+/// Capabilities of a test provider with one model, `model`: sides 64..=512
+/// in steps of 8, up to 2 images, no references, no key.
+pub fn test_capabilities(model: &str, price_per_image_micros: i64) -> Capabilities {
+    Capabilities {
+        models: vec![ModelInfo {
+            id: model.into(),
+            name: model.into(),
+            min_side: 64,
+            max_side: 512,
+            side_multiple: 8,
+            max_count: 2,
+            max_reference_images: 0,
+            max_reference_bytes: 0,
+            price_per_image_micros,
+        }],
+        default_model: model.into(),
+        needs_key: false,
+        progress: true,
+        cancel: false,
+        idempotent_submit: false,
+    }
+}
+
+/// The files below `dirs` whose bytes contain `needle` (a secret that
+/// must not be written anywhere).
+pub fn files_containing(dirs: &[&Path], needle: &str) -> Vec<std::path::PathBuf> {
+    dirs.iter()
+        .flat_map(|d| files(d))
+        .filter(|p| contains(&std::fs::read(p).expect("read"), needle))
+        .collect()
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 /// Every file below `dir`, recursively.
