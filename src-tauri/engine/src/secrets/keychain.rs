@@ -1,11 +1,13 @@
-//! Where keys are kept: the OS keychain through `keyring` (Secret Service on
-//! Linux, Keychain on macOS, Credential Manager on Windows), one entry per
-//! provider. Calls block (they are IPC to the keychain daemon); the engine
-//! makes them off the async runtime.
+//! Where keys are kept: the OS keychain through `keyring-core` and the
+//! platform's store (Secret Service on Linux and the BSDs, Keychain on macOS,
+//! Credential Manager on Windows), one entry per provider. Calls block (they
+//! are IPC to the keychain daemon); the engine makes them off the async
+//! runtime.
 
 use super::ApiKey;
+use keyring_core::{CredentialStore, Entry};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KeychainError {
@@ -27,29 +29,82 @@ pub trait KeyStore: Send + Sync + 'static {
 /// so tests can use their own.
 pub struct OsKeyStore {
     service: String,
+    /// Connected on first use. Not kept after a failure, so a keychain that
+    /// starts (or unlocks) after Easel is found on the next try, without a
+    /// restart.
+    store: Mutex<Option<Arc<CredentialStore>>>,
 }
 
 impl OsKeyStore {
     pub fn new(service: impl Into<String>) -> Self {
         OsKeyStore {
             service: service.into(),
+            store: Mutex::new(None),
         }
     }
 
-    fn entry(&self, provider: &str) -> Result<keyring::Entry, KeychainError> {
-        keyring::Entry::new(&self.service, provider).map_err(map_error)
+    /// Run `op` on this provider's entry; a failure to reach the keychain
+    /// drops the connection so the next call makes a new one.
+    fn with_entry<T>(
+        &self,
+        provider: &str,
+        op: impl FnOnce(&Entry) -> keyring_core::Result<T>,
+    ) -> Result<T, keyring_core::Error> {
+        // The slot holds a whole value or none, so a poisoned lock is fine.
+        let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let store = match slot.as_ref() {
+            Some(store) => Arc::clone(store),
+            None => Arc::clone(slot.insert(open_platform_store()?)),
+        };
+        let result = Entry::new_in_store(&store, &self.service, provider).and_then(|e| op(&e));
+        if let Err(
+            keyring_core::Error::PlatformFailure(_) | keyring_core::Error::NoStorageAccess(_),
+        ) = &result
+        {
+            *slot = None;
+        }
+        result
     }
+}
+
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn open_platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Ok(zbus_secret_service_keyring_store::Store::new()?)
+}
+
+#[cfg(target_os = "macos")]
+fn open_platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Ok(apple_native_keyring_store::keychain::Store::new()?)
+}
+
+#[cfg(target_os = "windows")]
+fn open_platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Ok(windows_native_keyring_store::Store::new()?)
+}
+
+#[cfg(not(any(
+    all(
+        unix,
+        not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+    ),
+    target_os = "macos",
+    target_os = "windows"
+)))]
+fn open_platform_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Err(keyring_core::Error::NoDefaultStore)
 }
 
 /// Messages are written here rather than taken from the error's Display,
 /// because some variants carry the stored bytes.
-fn map_error(e: keyring::Error) -> KeychainError {
-    use keyring::Error as E;
+fn map_error(e: keyring_core::Error) -> KeychainError {
+    use keyring_core::Error as E;
     match e {
-        E::NoDefaultStore => KeychainError::Unavailable(
-            "no keychain service found (on Linux: GNOME Keyring, KeePassXC or another Secret Service)"
-                .into(),
-        ),
+        E::NoDefaultStore => {
+            KeychainError::Unavailable("Easel has no keychain to use on this system".into())
+        }
         E::NoStorageAccess(inner) => KeychainError::Unavailable(inner.to_string()),
         E::PlatformFailure(inner) => KeychainError::Unavailable(inner.to_string()),
         E::BadEncoding(_) => KeychainError::Failed("the stored key is not text".into()),
@@ -67,25 +122,24 @@ fn map_error(e: keyring::Error) -> KeychainError {
 
 impl KeyStore for OsKeyStore {
     fn get(&self, provider: &str) -> Result<Option<ApiKey>, KeychainError> {
-        match self.entry(provider)?.get_password() {
+        match self.with_entry(provider, |e| e.get_password()) {
             Ok(text) => ApiKey::parse(&text)
                 .map(Some)
                 .map_err(|why| KeychainError::Failed(format!("the stored key is unusable: {why}"))),
-            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) => Err(map_error(e)),
         }
     }
 
     fn set(&self, provider: &str, key: &ApiKey) -> Result<(), KeychainError> {
-        self.entry(provider)?
-            .set_password(key.expose())
+        self.with_entry(provider, |e| e.set_password(key.expose()))
             .map_err(map_error)
     }
 
     fn delete(&self, provider: &str) -> Result<bool, KeychainError> {
-        match self.entry(provider)?.delete_credential() {
+        match self.with_entry(provider, |e| e.delete_credential()) {
             Ok(()) => Ok(true),
-            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(keyring_core::Error::NoEntry) => Ok(false),
             Err(e) => Err(map_error(e)),
         }
     }
