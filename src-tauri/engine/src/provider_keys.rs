@@ -4,7 +4,7 @@
 
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::providers::{FailureKind, Provider, ProviderInfo};
+use crate::providers::{Capabilities, FailureKind, Provider, ProviderInfo};
 use crate::secrets::ApiKey;
 use serde::Serialize;
 use std::sync::Arc;
@@ -25,22 +25,17 @@ impl Engine {
     pub async fn provider_infos(&self) -> Vec<ProviderInfo> {
         let mut infos = Vec::new();
         for (id, capabilities) in self.providers() {
-            let key = self.shared.keys.state(id, capabilities.needs_key).await;
-            infos.push(ProviderInfo {
-                id: id.to_string(),
-                capabilities,
-                key,
-            });
+            infos.push(self.provider_info(id, capabilities).await);
         }
         infos
     }
 
-    async fn provider_info(&self, id: &str) -> Result<ProviderInfo, EngineError> {
-        self.provider_infos()
-            .await
-            .into_iter()
-            .find(|p| p.id == id)
-            .ok_or_else(|| EngineError::UnknownProvider(id.to_string()))
+    async fn provider_info(&self, id: &str, capabilities: Capabilities) -> ProviderInfo {
+        ProviderInfo {
+            id: id.to_string(),
+            key: self.shared.keys.state(id, capabilities.needs_key).await,
+            capabilities,
+        }
     }
 
     /// A provider that takes a key, or a clear error.
@@ -62,20 +57,20 @@ impl Engine {
         provider: &str,
         text: &str,
     ) -> Result<ProviderInfo, EngineError> {
-        self.keyed_provider(provider)?;
+        let p = self.keyed_provider(provider)?;
         let key = ApiKey::parse(text).map_err(EngineError::InvalidInput)?;
         self.shared.keys.set(provider, key).await?;
         tracing::info!(provider, "api key stored in the keychain");
         // Jobs waiting on a retry after an auth failure may go now.
         self.shared.wake.notify_one();
-        self.provider_info(provider).await
+        Ok(self.provider_info(provider, p.capabilities().clone()).await)
     }
 
     pub async fn delete_api_key(&self, provider: &str) -> Result<ProviderInfo, EngineError> {
-        self.keyed_provider(provider)?;
+        let p = self.keyed_provider(provider)?;
         let existed = self.shared.keys.delete(provider).await?;
         tracing::info!(provider, existed, "api key removed from the keychain");
-        self.provider_info(provider).await
+        Ok(self.provider_info(provider, p.capabilities().clone()).await)
     }
 
     /// Ask the provider whether a key works: `candidate` (what the user is

@@ -5,12 +5,12 @@
 mod common;
 
 use async_trait::async_trait;
-use common::{env, fast_config, files, new_job, test_capabilities};
+use common::{env, env_with_provider, fast_config, files, new_job, test_capabilities, TestEnv};
 use easel_engine::providers::offline::render::render_png;
 use easel_engine::providers::{
-    Capabilities, FailureKind, PollStatus, Provider, ProviderError, Registry, SubmitRequest,
+    Capabilities, FailureKind, PollStatus, Provider, ProviderError, SubmitRequest,
 };
-use easel_engine::{Engine, JobSpec, JobStatus, LedgerKind, NewJob, RunUntil};
+use easel_engine::{Engine, JobSpec, JobStatus, Keys, LedgerKind, NewJob, RunUntil};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -104,12 +104,11 @@ struct Setup {
 }
 
 fn setup(provider: Arc<Scripted>) -> Setup {
-    let data = tempfile::tempdir().expect("tmp");
-    let library = tempfile::tempdir().expect("tmp");
-    let config = fast_config(data.path(), library.path());
-    let mut registry = Registry::from_config(&config);
-    registry.insert(provider.clone());
-    let engine = Engine::open_with_providers(config, registry).expect("open");
+    let TestEnv {
+        data,
+        library,
+        engine,
+    } = env_with_provider(provider.clone(), Keys::memory());
     Setup {
         engine,
         provider,

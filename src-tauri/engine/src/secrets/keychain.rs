@@ -105,8 +105,9 @@ fn map_error(e: keyring_core::Error) -> KeychainError {
         E::NoDefaultStore => {
             KeychainError::Unavailable("Easel has no keychain to use on this system".into())
         }
-        E::NoStorageAccess(inner) => KeychainError::Unavailable(inner.to_string()),
-        E::PlatformFailure(inner) => KeychainError::Unavailable(inner.to_string()),
+        E::NoStorageAccess(inner) | E::PlatformFailure(inner) => {
+            KeychainError::Unavailable(inner.to_string())
+        }
         E::BadEncoding(_) => KeychainError::Failed("the stored key is not text".into()),
         E::Ambiguous(_) => {
             KeychainError::Failed("the keychain holds more than one key for this provider".into())

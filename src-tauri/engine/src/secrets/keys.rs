@@ -23,13 +23,6 @@ pub enum KeyState {
     },
 }
 
-impl KeyState {
-    /// Can jobs be sent to the provider now?
-    pub fn is_usable(&self) -> bool {
-        matches!(self, KeyState::NotNeeded | KeyState::Stored)
-    }
-}
-
 #[derive(Clone)]
 pub struct Keys {
     inner: Arc<Inner>,
@@ -191,7 +184,6 @@ mod tests {
         let keys = Keys::new(store.clone());
         let state = keys.state("acme", true).await;
         assert!(matches!(state, KeyState::Unavailable { .. }), "{state:?}");
-        assert!(!state.is_usable());
         let e = keys.require("acme").await.expect_err("unavailable");
         assert_eq!(e.kind, FailureKind::Retryable);
 

@@ -4,8 +4,8 @@
 
 pub mod keyed;
 
-use easel_engine::providers::{Capabilities, ModelInfo, Registry};
-use easel_engine::{Config, Engine, JobDetail, Keys, NewJob, RunUntil};
+use easel_engine::providers::{Capabilities, ModelInfo, Provider, Registry};
+use easel_engine::{Config, Engine, EngineError, JobDetail, Keys, NewJob, RunUntil};
 use std::path::Path;
 use std::sync::Arc;
 use tempfile::TempDir;
@@ -27,16 +27,38 @@ pub fn fast_config(data: &Path, library: &Path) -> Config {
 }
 
 pub fn env_with(tweak: impl FnOnce(&mut Config)) -> TestEnv {
+    new_env(tweak, Engine::open)
+}
+
+/// Fresh data and library folders, a fast config changed by `tweak`, and
+/// the engine `open` makes from it.
+fn new_env(
+    tweak: impl FnOnce(&mut Config),
+    open: impl FnOnce(Config) -> Result<Engine, EngineError>,
+) -> TestEnv {
     let data = tempfile::tempdir().expect("temp data dir");
     let library = tempfile::tempdir().expect("temp library dir");
     let mut config = fast_config(data.path(), library.path());
     tweak(&mut config);
-    let engine = Engine::open(config).expect("open engine");
+    let engine = open(config).expect("open engine");
     TestEnv {
         data,
         library,
         engine,
     }
+}
+
+/// An engine with the shipped providers plus `provider`, reading keys
+/// from `keys`.
+pub fn env_with_provider(provider: Arc<dyn Provider>, keys: Keys) -> TestEnv {
+    new_env(
+        |_| {},
+        |config| {
+            let mut registry = Registry::from_config(&config);
+            registry.insert(provider);
+            Engine::open_with(config, registry, keys)
+        },
+    )
 }
 
 pub fn env() -> TestEnv {
@@ -46,19 +68,8 @@ pub fn env() -> TestEnv {
 /// An engine with the shipped providers plus `keyed`, which needs a key
 /// from `keys`.
 pub fn keyed_env(keys: Keys) -> (TestEnv, Arc<keyed::Keyed>) {
-    let data = tempfile::tempdir().expect("temp data dir");
-    let library = tempfile::tempdir().expect("temp library dir");
-    let config = fast_config(data.path(), library.path());
     let provider = keyed::Keyed::new(&keys);
-    let mut registry = Registry::from_config(&config);
-    registry.insert(provider.clone());
-    let engine = Engine::open_with(config, registry, keys).expect("open engine");
-    let env = TestEnv {
-        data,
-        library,
-        engine,
-    };
-    (env, provider)
+    (env_with_provider(provider.clone(), keys), provider)
 }
 
 /// Run a job on `keyed` to completion and check every call carried the
