@@ -3,57 +3,52 @@
 //! in `seq` order. A window whose last seen seq is not `prev_seq` (it
 //! reloaded, or missed an event) refetches.
 //!
-//! It reads changes from the database by `seq` rather than relaying the
-//! in-process channel directly, so changes made by another process (the CLI
-//! beside the app) reach the window too, and the UI never sees a gap it
-//! could not fill. The in-process channel only wakes it early.
+//! It reads the engine's change feed (changes after a `seq`, from the
+//! database), the same feed `easel-cli watch` prints, so changes made by
+//! another process (the CLI beside the app) reach the window too, and the
+//! UI never sees a gap it could not fill.
 
 use crate::activity::Activity;
 use crate::notices::{self, Finished};
 use crate::tray;
-use easel_engine::{Engine, JobEvent};
+use easel_engine::Engine;
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager};
-use tokio::sync::broadcast::error::RecvError;
 
 pub const JOB_EVENT: &str = "job-event";
 const TICK: Duration = Duration::from_millis(500);
 
 pub async fn bridge(app: AppHandle, engine: Engine) {
-    let mut wake = engine.subscribe();
-    let mut seq = match engine.current_seq().await {
+    let seq = match engine.current_seq().await {
         Ok(seq) => seq,
         Err(e) => {
             tracing::error!(error = %e, "event bridge cannot read the database");
             0
         }
     };
-    let mut prev_seq = 0;
+    let mut feed = engine.changes(seq).chained_from(0);
     let mut finished = Finished::default();
     loop {
-        match engine.changed_since(seq, 500).await {
-            Ok(jobs) => {
-                let settled: Vec<_> = jobs
+        match feed.next(TICK).await {
+            Ok(Some(events)) => {
+                let settled: Vec<_> = events
                     .iter()
-                    .filter_map(|job| finished.observe(job).map(|status| (status, job)))
+                    .filter_map(|e| finished.observe(&e.job).map(|status| (status, &e.job)))
                     .collect();
                 if let Some(notice) = notices::notice(&settled) {
                     notices::send(&app, notice);
                 }
-                for job in jobs {
-                    seq = seq.max(job.seq);
-                    let event = JobEvent {
-                        seq: job.seq,
-                        prev_seq,
-                        job,
-                    };
-                    prev_seq = event.seq;
+                for event in events {
                     if let Err(e) = app.emit(JOB_EVENT, &event) {
                         tracing::warn!(error = %e, "cannot emit a job event");
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot read job changes; retrying"),
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read job changes; retrying");
+                tokio::time::sleep(TICK).await;
+            }
         }
         match engine.active_counts().await {
             Ok(counts) => {
@@ -62,14 +57,6 @@ pub async fn bridge(app: AppHandle, engine: Engine) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot count running jobs"),
-        }
-        tokio::select! {
-            r = wake.recv() => {
-                if let Err(RecvError::Closed) = r {
-                    return;
-                }
-            }
-            () = tokio::time::sleep(TICK) => {}
         }
     }
 }

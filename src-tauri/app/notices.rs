@@ -137,6 +137,7 @@ mod tests {
             thumb_path: None,
             asset_count: 0,
             reference_ids: vec![],
+            lease_epoch: 0,
         }
     }
 

@@ -75,9 +75,9 @@ pub async fn generate(engine: &Engine, a: GenerateArgs) -> Result<ExitCode, Engi
     if !a.json {
         println!("{}", job.id);
     }
-    engine
-        .run_worker(RunUntil::Settled(vec![job.id.clone()]))
-        .await?;
+    if !run_until_signal(engine, RunUntil::Settled(vec![job.id.clone()])).await? {
+        return Ok(ExitCode::from(130));
+    }
     let detail = engine.detail(&job.id).await?;
     if a.json {
         output::json(&detail);
@@ -153,18 +153,20 @@ pub async fn show(engine: &Engine, id: &str, json: bool) -> Result<ExitCode, Eng
 /// Follows the database rather than this process's events, so it sees what
 /// any process (the app, another CLI) does.
 pub async fn watch(engine: &Engine, json: bool) -> Result<ExitCode, EngineError> {
-    let mut seq = engine.current_seq().await?;
+    let mut feed = engine.changes(engine.current_seq().await?);
     loop {
-        for job in engine.changed_since(seq, 500).await? {
-            let prev_seq = seq;
-            seq = seq.max(job.seq);
+        let next = tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+            next = feed.next(Duration::from_millis(200)) => next?,
+        };
+        let Some(events) = next else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        for event in events {
             if json {
-                output::json_line(&easel_engine::JobEvent {
-                    seq: job.seq,
-                    prev_seq,
-                    job,
-                });
+                output::json_line(&event);
             } else {
+                let job = &event.job;
                 println!(
                     "{} {} {} {}",
                     job.seq,
@@ -176,20 +178,60 @@ pub async fn watch(engine: &Engine, json: bool) -> Result<ExitCode, EngineError>
                 );
             }
         }
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
-        }
     }
 }
 
 pub async fn work(engine: &Engine, until_idle: bool) -> Result<ExitCode, EngineError> {
-    if until_idle {
-        engine.run_worker(RunUntil::Idle).await?;
-        return Ok(ExitCode::SUCCESS);
-    }
+    let until = if until_idle {
+        RunUntil::Idle
+    } else {
+        RunUntil::Forever
+    };
+    run_until_signal(engine, until).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run the worker until `until` or until Ctrl-C / SIGTERM. A signal is a
+/// clean exit, not a crash: this process's leases are handed back so the
+/// next worker resumes its jobs at once without counting a crash. Returns
+/// false when a signal ended it.
+async fn run_until_signal(engine: &Engine, until: RunUntil) -> Result<bool, EngineError> {
+    let worker = engine.run_worker(until);
+    tokio::pin!(worker);
     tokio::select! {
-        r = engine.run_worker(RunUntil::Forever) => r.map(|()| ExitCode::SUCCESS),
-        _ = tokio::signal::ctrl_c() => Ok(ExitCode::SUCCESS),
+        r = &mut worker => { r?; return Ok(true); }
+        () = shutdown_signal() => {}
+    }
+    // Let runners reach a safe point (a save finishes or is undone), then
+    // hand the jobs back. A second signal stops at once.
+    engine.stop();
+    tokio::select! {
+        r = &mut worker => r?,
+        () = shutdown_signal() => {}
+    }
+    let released = engine.release_leases().await?;
+    eprintln!("stopped; handed {released} running job(s) back");
+    Ok(false)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -11,7 +11,9 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const DB_FILE: &str = "easel.db";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+// Unknown keys are not refused: a config written by a newer Easel must not
+// stop this one from starting. `parse_settings` reports them instead.
+#[serde(default)]
 pub struct OfflineSettings {
     /// Simulated time from submit to result, like a cloud provider's queue.
     pub latency_ms: u64,
@@ -30,7 +32,7 @@ impl Default for OfflineSettings {
 
 /// What `config.toml` may set. Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Settings {
     pub library_dir: Option<PathBuf>,
     /// Library folders used before the current one: their images stay where
@@ -41,6 +43,7 @@ pub struct Settings {
     pub default_provider: Option<String>,
     pub max_attempts: Option<u32>,
     pub lease_ms: Option<u64>,
+    pub save_hold_after_ms: Option<u64>,
     pub poll_interval_ms: Option<u64>,
     pub recovery_interval_ms: Option<u64>,
     pub crash_limit: Option<u32>,
@@ -69,6 +72,9 @@ pub struct Config {
     pub default_provider: String,
     pub max_attempts: u32,
     pub lease_ms: u64,
+    /// A save that keeps waiting for the library (folder gone, disk full)
+    /// is held for the user after this long.
+    pub save_hold_after_ms: u64,
     pub poll_interval_ms: u64,
     pub recovery_interval_ms: u64,
     /// A job in flight during this many consecutive crashes is held.
@@ -85,6 +91,9 @@ pub struct Config {
     /// The keychain service name provider keys are stored under
     /// (`EASEL_KEYCHAIN_SERVICE`; tests use their own).
     pub keychain_service: String,
+    /// Problems found while loading that did not stop it (unknown keys in
+    /// `config.toml`), for front ends to show.
+    pub warnings: Vec<String>,
 }
 
 /// The app's identifier, as in `tauri.conf.json`.
@@ -107,6 +116,7 @@ impl Config {
             default_provider: "offline".into(),
             max_attempts: 3,
             lease_ms: 15_000,
+            save_hold_after_ms: 30 * 60_000,
             poll_interval_ms: 200,
             recovery_interval_ms: 5_000,
             crash_limit: 3,
@@ -120,6 +130,7 @@ impl Config {
             base_urls: BTreeMap::new(),
             offline: OfflineSettings::default(),
             keychain_service: KEYCHAIN_SERVICE.into(),
+            warnings: Vec::new(),
         }
     }
 
@@ -133,11 +144,13 @@ impl Config {
         let chosen = data_dir.or_else(|| env_path("EASEL_DATA_DIR"));
         let is_default_data_dir = chosen.is_none();
         let data_dir = chosen.unwrap_or_else(default_data_dir);
-        let settings = read_settings(&data_dir.join(CONFIG_FILE))?;
+        let (settings, warnings) = read_settings(&data_dir.join(CONFIG_FILE))?;
         let library_dir = library_dir
             .or_else(|| env_path("EASEL_LIBRARY_DIR"))
             .or_else(|| settings.library_dir.clone());
         let mut config = Config::new(data_dir, library_dir);
+        check_library_dir(&config.library_dir)?;
+        config.warnings = warnings;
         // The folder config.toml names is an earlier one too when a flag or
         // EASEL_LIBRARY_DIR overrides it.
         let mut earlier = settings.earlier_library_dirs.clone();
@@ -152,6 +165,7 @@ impl Config {
         }
         config.apply(settings);
         config.apply_env()?;
+        config.check()?;
         Ok(config)
     }
 
@@ -168,6 +182,7 @@ impl Config {
         set!(
             max_attempts,
             lease_ms,
+            save_hold_after_ms,
             poll_interval_ms,
             recovery_interval_ms,
             crash_limit,
@@ -199,6 +214,9 @@ impl Config {
         if let Some(v) = env_number("EASEL_LEASE_MS")? {
             self.lease_ms = v;
         }
+        if let Some(v) = env_number("EASEL_SAVE_HOLD_MS")? {
+            self.save_hold_after_ms = v;
+        }
         if let Ok(service) = std::env::var("EASEL_KEYCHAIN_SERVICE") {
             if !service.trim().is_empty() {
                 self.keychain_service = service;
@@ -212,6 +230,17 @@ impl Config {
                 self.base_urls
                     .insert(provider.to_ascii_lowercase(), value.clone());
             }
+        }
+        Ok(())
+    }
+
+    /// Values that cannot work. A lease of 0 would expire as it is taken;
+    /// short leases (tens of milliseconds) are fine, if slow.
+    pub fn check(&self) -> Result<(), EngineError> {
+        if self.lease_ms == 0 {
+            return Err(EngineError::InvalidInput(
+                "lease_ms (EASEL_LEASE_MS) must be at least 1 millisecond".into(),
+            ));
         }
         Ok(())
     }
@@ -243,16 +272,189 @@ fn env_number(name: &str) -> Result<Option<u64>, EngineError> {
     }
 }
 
-fn read_settings(path: &Path) -> Result<Settings, EngineError> {
+/// A key `config.toml` has that this version of Easel does not know, as the
+/// table path to it (`["offline", "jitter_ms"]`).
+pub(crate) type UnknownKey = Vec<String>;
+
+/// Parse `config.toml` text. Unknown keys are returned rather than refused
+/// (a newer Easel may have written them); a known key with a wrong type is
+/// still an error naming the file.
+pub(crate) fn parse_settings(
+    text: &str,
+    path: &Path,
+) -> Result<(Settings, Vec<UnknownKey>), EngineError> {
+    let bad = |e: toml::de::Error| {
+        EngineError::InvalidInput(format!("{}: {}", path.display(), e.message()))
+    };
+    let mut unknown = Vec::new();
+    let de = toml::Deserializer::parse(text).map_err(bad)?;
+    let settings = serde_ignored::deserialize(de, |p| unknown.push(key_path(&p))).map_err(bad)?;
+    unknown.sort();
+    Ok((settings, unknown))
+}
+
+fn key_path(path: &serde_ignored::Path<'_>) -> UnknownKey {
+    use serde_ignored::Path as P;
+    let mut out = match path {
+        P::Root => return Vec::new(),
+        P::Seq { parent, .. }
+        | P::Map { parent, .. }
+        | P::Some { parent }
+        | P::NewtypeStruct { parent }
+        | P::NewtypeVariant { parent } => key_path(parent),
+    };
+    match path {
+        P::Map { key, .. } => out.push(key.clone()),
+        P::Seq { index, .. } => out.push(index.to_string()),
+        _ => {}
+    }
+    out
+}
+
+fn read_settings(path: &Path) -> Result<(Settings, Vec<String>), EngineError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text)
-            .map_err(|e| EngineError::InvalidInput(format!("{}: {}", path.display(), e.message()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+        Ok(text) => {
+            let (settings, unknown) = parse_settings(&text, path)?;
+            let keys: Vec<String> = unknown.iter().map(|k| k.join(".")).collect();
+            if !keys.is_empty() {
+                tracing::warn!(
+                    file = %path.display(),
+                    keys = ?keys,
+                    "config.toml has settings this version of Easel does not know; they are ignored"
+                );
+            }
+            let warnings = keys
+                .iter()
+                .map(|k| format!("{}: unknown setting `{k}` was ignored", path.display()))
+                .collect();
+            Ok((settings, warnings))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Settings::default(), Vec::new())),
         Err(e) => Err(EngineError::Io {
             path: path.to_path_buf(),
             source: e,
         }),
     }
+}
+
+/// Refuse a library folder Easel must not fill with images and manage
+/// (it trashes files there): see `refused_library_dir`.
+pub fn check_library_dir(dir: &Path) -> Result<(), EngineError> {
+    let home = dirs::home_dir();
+    let canonical_home = home.as_deref().and_then(|h| h.canonicalize().ok());
+    // Both the path as given and where its symlinks lead are checked: a link
+    // to `/` is as bad as `/`, and a folder not made yet has no canonical form.
+    let mut reasons = vec![refused_library_dir(dir, home.as_deref())];
+    if let Ok(real) = dir.canonicalize() {
+        reasons.push(refused_library_dir(&real, home.as_deref()));
+        reasons.push(refused_library_dir(&real, canonical_home.as_deref()));
+    }
+    match reasons.into_iter().flatten().next() {
+        Some(reason) => Err(EngineError::InvalidInput(format!(
+            "{} cannot be the library folder: it is {reason}; choose or make a folder for \
+             Easel's images, such as Pictures/Easel in your home folder",
+            dir.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Folders that can never be the library.
+#[cfg(unix)]
+const SYSTEM_DIRS: &[&str] = &[
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var",
+    #[cfg(target_os = "macos")]
+    "/System",
+    #[cfg(target_os = "macos")]
+    "/Library",
+    #[cfg(target_os = "macos")]
+    "/Applications",
+    #[cfg(target_os = "macos")]
+    "/private",
+    #[cfg(target_os = "macos")]
+    "/private/var",
+];
+/// Folders nothing inside of which can be the library either.
+#[cfg(unix)]
+const SYSTEM_TREES: &[&str] = &[
+    "/proc",
+    "/sys",
+    "/dev",
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/boot",
+    #[cfg(target_os = "macos")]
+    "/System",
+    #[cfg(target_os = "macos")]
+    "/private/etc",
+];
+// Lower case: Windows paths are compared case-insensitively.
+#[cfg(windows)]
+const SYSTEM_DIRS: &[&str] = &[
+    r"c:\windows",
+    r"c:\program files",
+    r"c:\program files (x86)",
+    r"c:\programdata",
+    r"c:\users",
+];
+#[cfg(windows)]
+const SYSTEM_TREES: &[&str] = &[
+    r"c:\windows",
+    r"c:\program files",
+    r"c:\program files (x86)",
+];
+#[cfg(not(any(unix, windows)))]
+const SYSTEM_DIRS: &[&str] = &[];
+#[cfg(not(any(unix, windows)))]
+const SYSTEM_TREES: &[&str] = &[];
+
+/// Why `dir` cannot be the library folder, if it cannot: a filesystem root,
+/// `home` itself, or a system folder. Pure (no disk access), so `..` is
+/// resolved by name; `check_library_dir` also checks the canonical path.
+pub fn refused_library_dir(dir: &Path, home: Option<&Path>) -> Option<&'static str> {
+    let dir = normalize(dir);
+    // `/`, `C:\`: nothing above them (an empty relative path is not a root).
+    if dir.parent().is_none() && !dir.as_os_str().is_empty() {
+        return Some("the root of a file system");
+    }
+    if home.is_some_and(|h| normalize(h) == dir) {
+        return Some("your home folder itself");
+    }
+    let system = SYSTEM_DIRS.iter().any(|s| dir == Path::new(s))
+        || SYSTEM_TREES.iter().any(|s| dir.starts_with(s));
+    system.then_some("a system folder")
+}
+
+/// `dir` with `.` dropped and `..` applied by name (lower case on Windows).
+fn normalize(dir: &Path) -> PathBuf {
+    use std::path::Component;
+    #[cfg(windows)]
+    let dir = &PathBuf::from(dir.to_string_lossy().to_lowercase());
+    let mut out = PathBuf::new();
+    for part in dir.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn default_data_dir() -> PathBuf {
@@ -266,4 +468,93 @@ fn default_library_dir() -> PathBuf {
         .or_else(|| dirs::home_dir().map(|h| h.join("Pictures")))
         .unwrap_or_else(|| PathBuf::from("."))
         .join("Easel")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn roots_home_and_system_folders_are_refused_as_the_library() {
+        let home = Some(Path::new("/home/ann"));
+        let refused = |dir: &str| refused_library_dir(Path::new(dir), home);
+        for root in ["/", "/..", "/tmp/../.."] {
+            assert_eq!(refused(root), Some("the root of a file system"), "{root}");
+        }
+        for dir in [
+            "/home/ann",
+            "/home/ann/",
+            "/home/ann/.",
+            "/home/ann/Pictures/..",
+        ] {
+            assert_eq!(refused(dir), Some("your home folder itself"), "{dir}");
+        }
+        for dir in [
+            "/etc",
+            "/usr",
+            "/var",
+            "/lib64",
+            "/usr/share/easel",
+            "/proc/self",
+            "/dev/shm",
+            "/etc/easel",
+            "/boot/x",
+            "/tmp/../etc",
+        ] {
+            assert_eq!(refused(dir), Some("a system folder"), "{dir}");
+        }
+        for dir in [
+            "/home/ann/Pictures/Easel",
+            "/home/ann/Easel",
+            "/tmp",
+            "/tmp/easel-test",
+            "/var/tmp/easel",
+            "/mnt/photos",
+            "/etc/../tmp/easel",
+        ] {
+            assert_eq!(refused(dir), None, "{dir}");
+        }
+        assert_eq!(refused_library_dir(Path::new("/home/ann"), None), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn check_library_dir_follows_links_and_allows_temp_folders() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        check_library_dir(tmp.path()).expect("a temp folder is fine");
+        check_library_dir(&tmp.path().join("not-made-yet")).expect("a new folder is fine");
+        let err = check_library_dir(Path::new("/")).expect_err("root");
+        assert!(matches!(err, EngineError::InvalidInput(_)), "{err:?}");
+        assert!(err.to_string().contains("root of a file system"), "{err}");
+        let link = tmp.path().join("to-etc");
+        std::os::unix::fs::symlink("/etc", &link).expect("symlink");
+        let err = check_library_dir(&link).expect_err("a link to /etc");
+        assert!(err.to_string().contains("a system folder"), "{err}");
+        if let Some(home) = dirs::home_dir() {
+            let err = check_library_dir(&home).expect_err("home");
+            assert!(err.to_string().contains("home folder itself"), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_returned_with_their_table_path() {
+        let text = "max_attempts = 7\nshiny = true\n[offline]\nlatency_ms = 5\njitter = 2\n";
+        let (settings, unknown) = parse_settings(text, Path::new("config.toml")).expect("parse");
+        assert_eq!(settings.max_attempts, Some(7));
+        assert_eq!(settings.offline.latency_ms, 5);
+        assert_eq!(
+            unknown,
+            vec![
+                vec!["offline".to_string(), "jitter".into()],
+                vec!["shiny".into()]
+            ]
+        );
+        let err = parse_settings(
+            "[offline]\nlatency_ms = \"slow\"\n",
+            Path::new("config.toml"),
+        )
+        .expect_err("wrong type");
+        assert!(err.to_string().contains("config.toml"), "{err}");
+    }
 }

@@ -3,118 +3,22 @@
 use crate::config::Config;
 use crate::error::EngineError;
 use crate::jobs::transitions::{self, Outcome};
-use crate::jobs::validate;
-use crate::library::{Library, LibraryError};
+use crate::jobs::{fingerprint, validate};
+use crate::library::Library;
 use crate::model::{
     ActiveCounts, JobDetail, JobEvent, JobSummary, ListQuery, NewJob, StartupReport,
 };
 use crate::providers::{Capabilities, Registry};
 use crate::references::{ReferenceImage, References};
 use crate::secrets::Keys;
+use crate::shared::{Live, Shared, DECODE_UNIT};
 use crate::store::jobs::{self as q, NewJobRow};
-use crate::store::{ledger, now_ms, Store, StoreError};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::store::{ledger, now_ms, Store};
+use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::{broadcast, Notify};
-
-/// Settings the user can change while the app runs (see `save_settings`).
-pub(crate) struct Live {
-    pub library: Arc<Library>,
-    pub default_provider: String,
-    pub concurrency: BTreeMap<String, u32>,
-    pub monthly_budget_micros: Option<i64>,
-}
-
-pub(crate) struct Shared {
-    /// As loaded at start; `live` holds what the user changed since.
-    pub config: Config,
-    pub live: RwLock<Live>,
-    pub store: Store,
-    pub providers: Registry,
-    pub events: broadcast::Sender<JobEvent>,
-    /// Wakes the scheduler when work may have appeared.
-    pub wake: Notify,
-    /// This process's worker id, recorded as the lease owner.
-    pub worker_id: String,
-    /// Test hook: `EASEL_CRASHPOINT=<phase>` stops the worker at that point
-    /// so a test can kill the process there.
-    pub crashpoint: Option<String>,
-    /// The seq of the last event sent on `events` (for `JobEvent::prev_seq`).
-    last_event: Mutex<i64>,
-    /// Jobs that were in flight when this engine opened the database.
-    interrupted: Vec<String>,
-    /// The current library folder passed the full writability probe.
-    pub library_probed: AtomicBool,
-    pub references: References,
-    pub keys: Keys,
-}
-
-impl Shared {
-    pub(crate) fn live(&self) -> std::sync::RwLockReadGuard<'_, Live> {
-        // A writer that panicked left a complete value behind (it only
-        // replaces whole fields), so the lock's content is still good.
-        self.live.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn library(&self) -> Arc<Library> {
-        Arc::clone(&self.live().library)
-    }
-
-    /// The click-to-queued path must stay one durable insert: the full
-    /// writability probe (a file created and removed) runs once per library
-    /// folder; after that a metadata look-up catches an unplugged drive.
-    pub fn check_library(&self) -> Result<(), EngineError> {
-        let library = self.library();
-        if !self.library_probed.load(Ordering::Acquire) {
-            library.check_writable()?;
-            self.library_probed.store(true, Ordering::Release);
-            return Ok(());
-        }
-        match std::fs::metadata(library.root()) {
-            Ok(m) if m.is_dir() => Ok(()),
-            Ok(_) => Err(LibraryError::NotAFolder(library.root().to_path_buf()).into()),
-            Err(_) => {
-                // Gone or unreadable: probe again next time it is back.
-                self.library_probed.store(false, Ordering::Release);
-                Err(LibraryError::Missing(library.root().to_path_buf()).into())
-            }
-        }
-    }
-
-    pub fn concurrency_for(&self, provider: &str) -> u32 {
-        self.live()
-            .concurrency
-            .get(provider)
-            .copied()
-            .unwrap_or(self.config.default_concurrency)
-            .max(1)
-    }
-
-    /// Run a blocking store operation off the async runtime's threads.
-    pub async fn db<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, EngineError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .map_err(|_| EngineError::Shutdown)?
-            .map_err(EngineError::from)
-    }
-
-    pub fn publish(&self, job: &JobSummary) {
-        let mut last = self.last_event.lock().unwrap_or_else(|p| p.into_inner());
-        // No receivers is fine: nobody is watching.
-        let _ = self.events.send(JobEvent {
-            seq: job.seq,
-            prev_seq: *last,
-            job: job.clone(),
-        });
-        *last = job.seq;
-    }
-}
+use tokio::sync::{broadcast, Notify, Semaphore};
 
 #[derive(Clone)]
 pub struct Engine {
@@ -162,7 +66,10 @@ impl Engine {
             config.thumbs_dir(),
             config.image_limits,
         );
-        let interrupted = store.read(q::in_flight)?;
+        let interrupted = store.read(|c| q::in_flight(c, now_ms()))?;
+        // One image at the pixel limit may decode at a time (and any number
+        // of smaller ones that fit beside it), across all workers.
+        let decode_units = (config.image_limits.max_pixels / DECODE_UNIT).clamp(1, 1 << 28) as u32;
         let live = Live {
             library: Arc::new(library),
             default_provider: config.default_provider.clone(),
@@ -187,8 +94,12 @@ impl Engine {
                 wake: Notify::new(),
                 worker_id,
                 crashpoint,
+                stopping: tokio::sync::watch::channel(false).0,
                 last_event: Mutex::new(0),
                 interrupted,
+                running: Mutex::new(HashSet::new()),
+                decode_budget: Semaphore::new(decode_units as usize),
+                decode_units,
                 library_probed: AtomicBool::new(false),
                 references: References::new(references_dir),
                 keys,
@@ -196,18 +107,39 @@ impl Engine {
         })
     }
 
+    /// Ask a running `run_worker` to stop: it claims nothing more, its
+    /// runners stop at their next safe point (removing files they wrote and
+    /// did not commit), and it returns once they have. Follow with
+    /// `release_leases` so the next start resumes the jobs at once.
+    pub fn stop(&self) {
+        self.shared.stopping.send_replace(true);
+        self.shared.wake.notify_one();
+    }
+
+    /// Run the scheduler and workers (see `jobs::scheduler`) until `until`.
+    pub async fn run_worker(&self, until: crate::RunUntil) -> Result<(), EngineError> {
+        crate::jobs::scheduler::run(Arc::clone(&self.shared), until).await
+    }
+
     pub fn config(&self) -> &Config {
         &self.shared.config
     }
 
     /// Create a job durably and return it as `queued`. The same request id
-    /// returns the first job instead of creating a second one. Nothing is sent
-    /// to a provider here: the scheduler picks the job up after the commit.
+    /// with the same request returns the first job (before any other check:
+    /// a re-sent request whose job exists always gets it); the same id with a
+    /// different request is a conflict. Nothing is sent to a provider here:
+    /// the scheduler picks the job up after the commit.
     pub async fn create_job(&self, new: NewJob) -> Result<JobSummary, EngineError> {
         validate::request_id(&new.request_id)?;
         let sh = &self.shared;
+        let key = new.request_id.clone();
+        if let Some(found) = sh.db(move |s| s.read(|c| q::find_request(c, &key))).await? {
+            return same_request(&new, found);
+        }
         let default_provider = sh.live().default_provider.clone();
         let spec = validate::spec(&new, &default_provider, &sh.providers)?;
+        let fingerprint = fingerprint::of(&new);
         for id in &spec.reference_ids {
             sh.references.path(id)?;
         }
@@ -225,23 +157,31 @@ impl Engine {
         }
         let cost = provider.estimate_cost_micros(&spec);
         let budget = sh.live().monthly_budget_micros;
-        if let Some(budget) = budget {
-            let since = crate::ledger::month_start_ms();
-            let committed = sh
-                .db(move |s| s.read(|c| ledger::committed_since(c, since)))
-                .await?;
-            crate::ledger::check_budget(budget, committed, cost)?;
-        }
         let id = uuid::Uuid::now_v7().to_string();
         let max_attempts = sh.config.max_attempts.max(1);
+        enum Created {
+            Made(JobSummary),
+            Found(JobSummary, Option<String>),
+            OverBudget(EngineError),
+        }
         let request_id = new.request_id.clone();
         let created = sh
             .db(move |s| {
                 s.write(|tx| {
-                    // Checked again inside the write lock: another process may
+                    // Checked again under the write lock: another process may
                     // have inserted the same request id since the read above.
-                    if let Some(existing) = q::find_by_request_id(tx, &request_id)? {
-                        return Ok((existing, false));
+                    if let Some((job, fp)) = q::find_request(tx, &request_id)? {
+                        return Ok(Created::Found(job, fp));
+                    }
+                    // The budget is checked in the insert's own transaction:
+                    // concurrent creates serialize on the write lock, and the
+                    // month's committed total includes every job before.
+                    if let Some(budget) = budget {
+                        let since = crate::ledger::month_start_ms();
+                        let committed = ledger::committed_since(tx, since)?;
+                        if let Err(e) = crate::ledger::check_budget(budget, committed, cost) {
+                            return Ok(Created::OverBudget(e));
+                        }
                     }
                     let row = NewJobRow {
                         id: &id,
@@ -249,18 +189,21 @@ impl Engine {
                         spec: &spec,
                         max_attempts,
                         estimated_cost_micros: cost,
+                        fingerprint: &fingerprint,
                         now: now_ms(),
                     };
-                    Ok((q::insert(tx, &row)?, true))
+                    Ok(Created::Made(q::insert(tx, &row)?))
                 })
             })
             .await?;
-        let (job, is_new) = created;
-        if is_new {
-            tracing::info!(job_id = %job.id, provider = %job.provider, "job queued");
-            sh.publish(&job);
-            sh.wake.notify_one();
-        }
+        let job = match created {
+            Created::Made(job) => job,
+            Created::Found(job, fp) => return same_request(&new, (job, fp)),
+            Created::OverBudget(e) => return Err(e),
+        };
+        tracing::info!(job_id = %job.id, provider = %job.provider, "job queued");
+        sh.publish(&job);
+        sh.wake.notify_one();
         Ok(job)
     }
 
@@ -355,6 +298,8 @@ impl Engine {
     }
 
     /// Cancel a queued or running job (also at the provider where it can).
+    /// Files the job had already written are removed; a runner still saving
+    /// loses its lease and removes what it writes after this.
     pub async fn cancel(&self, id: &str) -> Result<JobSummary, EngineError> {
         let key = id.to_string();
         let outcome = Outcome::Canceled {
@@ -381,6 +326,7 @@ impl Engine {
             });
         };
         self.shared.publish(&job);
+        crate::jobs::cleanup::remove_unowned_files(&self.shared, &job, Vec::new()).await;
         if let (Some(handle), Some(provider)) = (handle, self.shared.providers.get(&job.provider)) {
             let provider = provider.clone();
             let job_id = job.id.clone();
@@ -394,15 +340,32 @@ impl Engine {
     }
 
     /// Retry a failed or canceled job as a new run, or resume a held one.
+    /// A new run is checked against the monthly budget in the retry's own
+    /// write transaction, as a new job is.
     pub async fn retry(&self, id: &str) -> Result<JobSummary, EngineError> {
-        let job = self.get(id).await?;
         let extra = self.shared.config.max_attempts.max(1);
-        let current = job.clone();
+        let budget = self.shared.live().monthly_budget_micros;
+        let key = id.to_string();
         let retried = self
             .shared
-            .db(move |s| s.write(|tx| transitions::retry(tx, &current, extra, now_ms())))
-            .await?;
+            .db(move |s| {
+                s.write(|tx| {
+                    if let (Some(budget), Some(job)) = (budget, q::get(tx, &key)?) {
+                        if !job.status.is_running() {
+                            let since = crate::ledger::month_start_ms();
+                            let committed = ledger::committed_since(tx, since)?;
+                            let cost = job.estimated_cost_micros;
+                            if let Err(e) = crate::ledger::check_budget(budget, committed, cost) {
+                                return Ok(Err(e));
+                            }
+                        }
+                    }
+                    Ok(Ok(transitions::retry(tx, &key, extra, now_ms())?))
+                })
+            })
+            .await??;
         let Some(job) = retried else {
+            let job = self.get(id).await?;
             return Err(EngineError::WrongState {
                 id: job.id,
                 status: job.status,
@@ -547,6 +510,19 @@ impl Engine {
     }
 }
 
-pub(crate) fn is_terminal_or_held(job: &JobSummary) -> bool {
-    job.status.is_terminal() || job.held
+/// The job an existing request id names, if `new` is the same request;
+/// a different request under the same id is a conflict.
+fn same_request(
+    new: &NewJob,
+    (job, stored): (JobSummary, Option<String>),
+) -> Result<JobSummary, EngineError> {
+    match stored {
+        // Jobs from before fingerprints were stored: nothing to compare.
+        None => Ok(job),
+        Some(fp) if fp == fingerprint::of(new) => Ok(job),
+        Some(_) => Err(EngineError::RequestConflict {
+            request_id: new.request_id.clone(),
+            job_id: job.id,
+        }),
+    }
 }

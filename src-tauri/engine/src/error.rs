@@ -52,6 +52,8 @@ pub enum EngineError {
     MissingKey(String),
     #[error(transparent)]
     Keychain(#[from] crate::secrets::KeychainError),
+    #[error("request id {request_id:?} was already used for a different request (job {job_id}); use a new request id")]
+    RequestConflict { request_id: String, job_id: String },
     #[error("the engine is shutting down")]
     Shutdown,
 }
@@ -64,6 +66,8 @@ pub enum ErrorKind {
     InvalidInput,
     NotFound,
     Conflict,
+    /// A request id already used for a different request.
+    RequestConflict,
     Budget,
     Library,
     Storage,
@@ -83,6 +87,7 @@ impl EngineError {
             EngineError::Reference(e) if e.is_input() => ErrorKind::InvalidInput,
             EngineError::NotFound(_) => ErrorKind::NotFound,
             EngineError::WrongState { .. } => ErrorKind::Conflict,
+            EngineError::RequestConflict { .. } => ErrorKind::RequestConflict,
             EngineError::BudgetExceeded { .. } => ErrorKind::Budget,
             EngineError::Library(_) | EngineError::Trash { .. } => ErrorKind::Library,
             EngineError::MissingKey(_) => ErrorKind::MissingKey,
@@ -103,6 +108,7 @@ impl EngineError {
                 | ErrorKind::Library
                 | ErrorKind::Budget
                 | ErrorKind::MissingKey
+                | ErrorKind::RequestConflict
         )
     }
 }

@@ -3,6 +3,7 @@
 //! GUI-free: the desktop app, the `easel-cli` binary and the tests all use
 //! the same [`Engine`] API. See `../shared/design.md` for the architecture.
 
+pub mod changes;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod providers;
 pub mod references;
 pub mod secrets;
 pub mod settings;
+pub(crate) mod shared;
 pub mod store;
 
 pub use config::Config;

@@ -51,12 +51,50 @@ impl JobStatus {
         )
     }
 
+    /// The states a worker owns the job in, under a lease. The one
+    /// definition: `is_running` and the store's SQL derive from it.
+    pub const RUNNING: [JobStatus; 3] = [
+        JobStatus::Submitting,
+        JobStatus::Processing,
+        JobStatus::Saving,
+    ];
+
+    /// Every state that is not terminal.
+    pub const NON_TERMINAL: [JobStatus; 4] = [
+        JobStatus::Queued,
+        JobStatus::Submitting,
+        JobStatus::Processing,
+        JobStatus::Saving,
+    ];
+
     /// A worker owns the job under a lease in these states.
     pub fn is_running(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Submitting | JobStatus::Processing | JobStatus::Saving
-        )
+        Self::RUNNING.contains(&self)
+    }
+
+    /// The allowed-transition table. The store checks it on every change it
+    /// applies, so no code path can make a transition that is not listed.
+    pub fn may_become(self, to: JobStatus) -> bool {
+        use JobStatus::*;
+        match (self, to) {
+            // Claimed by a worker.
+            (Queued, Submitting) => true,
+            // Accepted by the provider; progress updates stay in processing.
+            (Submitting, Processing) | (Processing, Processing) => true,
+            // Provider finished; the result is being stored.
+            (Processing, Saving) => true,
+            // Stored: the only way to completed.
+            (Saving, Completed) => true,
+            // A retryable failure before anything was stored goes back to the queue.
+            (Submitting, Queued) | (Processing, Queued) => true,
+            // A takeover, a deferred save or a hold keeps the phase.
+            (Submitting, Submitting) | (Saving, Saving) => true,
+            // Give up, or the user cancels, from any non-terminal state.
+            (f, Failed) | (f, Canceled) if !f.is_terminal() => true,
+            // Only an explicit user retry leaves a terminal failure.
+            (Failed, Queued) | (Canceled, Queued) => true,
+            _ => false,
+        }
     }
 }
 
@@ -171,9 +209,19 @@ pub struct JobSummary {
     pub thumb_path: Option<String>,
     pub asset_count: u32,
     pub reference_ids: Vec<String>,
+    /// The fencing token of the current claim or takeover: every change a
+    /// worker makes is guarded by it, so a runner that lost its lease
+    /// changes nothing.
+    #[ts(type = "number")]
+    pub lease_epoch: i64,
 }
 
 impl JobSummary {
+    /// Finished, or waiting for the user (held): nothing runs it now.
+    pub fn is_terminal_or_held(&self) -> bool {
+        self.status.is_terminal() || self.held
+    }
+
     pub fn spec(&self) -> JobSpec {
         JobSpec {
             prompt: self.prompt.clone(),

@@ -1,7 +1,7 @@
 //! Settings the user changes from the app: validated, written to
 //! `config.toml` atomically, and applied to the running engine at once.
 
-use crate::config::{Settings, CONFIG_FILE};
+use crate::config::{check_library_dir, parse_settings, Settings, UnknownKey, CONFIG_FILE};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::library::{atomic::write_atomic, Library};
@@ -74,14 +74,19 @@ impl Engine {
                 new.library_dir
             )));
         }
+        check_library_dir(&root)?;
         let library = Library::new(root.clone(), sh.config.thumbs_dir(), sh.config.image_limits);
         library.check_writable()?;
 
         let path = sh.config.data_dir.join(CONFIG_FILE);
-        let mut file: Settings = match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| invalid(format!("{}: {}", path.display(), e.message())))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Settings::default(),
+        let (mut file, unknown, old_text) = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let (settings, unknown) = parse_settings(&text, &path)?;
+                (settings, unknown, text)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                (Settings::default(), Vec::new(), String::new())
+            }
             Err(source) => return Err(EngineError::Io { path, source }),
         };
         let previous = sh.live().library.root().to_path_buf();
@@ -93,8 +98,19 @@ impl Engine {
         file.default_provider = Some(new.default_provider.clone());
         file.concurrency = new.concurrency.clone();
         file.monthly_budget_micros = new.monthly_budget_micros;
-        let text =
-            toml::to_string(&file).map_err(|e| invalid(format!("cannot write settings: {e}")))?;
+        let cannot_write = |e: toml::ser::Error| invalid(format!("cannot write settings: {e}"));
+        let text = if unknown.is_empty() {
+            toml::to_string(&file).map_err(cannot_write)?
+        } else {
+            // Keep the keys a newer Easel wrote, so saving here loses nothing.
+            let old: toml::Table = toml::from_str(&old_text)
+                .map_err(|e| invalid(format!("{}: {}", path.display(), e.message())))?;
+            let mut table = toml::Table::try_from(&file).map_err(cannot_write)?;
+            for key in &unknown {
+                carry_over(&old, &mut table, key);
+            }
+            toml::to_string(&table).map_err(cannot_write)?
+        };
         write_atomic(&path, text.as_bytes()).map_err(|source| EngineError::Io {
             path: path.clone(),
             source,
@@ -110,5 +126,28 @@ impl Engine {
             .store(true, std::sync::atomic::Ordering::Release);
         sh.wake.notify_one();
         self.settings().await
+    }
+}
+
+/// Copy the value at `key` in `from` into `to`, making tables on the way.
+fn carry_over(from: &toml::Table, to: &mut toml::Table, key: &UnknownKey) {
+    let Some((last, parents)) = key.split_last() else {
+        return;
+    };
+    let (mut from, mut to) = (from, to);
+    for name in parents {
+        let Some(next) = from.get(name).and_then(toml::Value::as_table) else {
+            return;
+        };
+        let slot = to
+            .entry(name.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(slot) = slot.as_table_mut() else {
+            return;
+        };
+        (from, to) = (next, slot);
+    }
+    if let Some(value) = from.get(last) {
+        to.insert(last.clone(), value.clone());
     }
 }

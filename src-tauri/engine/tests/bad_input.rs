@@ -148,4 +148,68 @@ fn a_bad_config_file_names_the_file_and_the_problem() {
     let err = Config::load(Some(dir.path().to_path_buf()), None).expect_err("bad config");
     assert!(matches!(err, EngineError::InvalidInput(_)));
     assert!(err.to_string().contains("config.toml"), "{err}");
+    assert!(err.to_string().contains("invalid type"), "{err}");
+}
+
+#[test]
+fn a_config_file_from_a_newer_easel_loads_and_warns_of_unknown_keys() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let text =
+        "max_attempts = 7\nsparkle_mode = true\n\n[offline]\nlatency_ms = 42\njitter_ms = 5\n";
+    std::fs::write(dir.path().join("config.toml"), text).expect("write");
+    let config = Config::load(Some(dir.path().to_path_buf()), None).expect("loads");
+    assert_eq!(config.max_attempts, 7);
+    assert_eq!(config.offline.latency_ms, 42);
+    assert_eq!(config.warnings.len(), 2, "{:?}", config.warnings);
+    for key in ["`sparkle_mode`", "`offline.jitter_ms`"] {
+        assert!(
+            config
+                .warnings
+                .iter()
+                .any(|w| w.contains(key) && w.contains("config.toml")),
+            "{key} not in {:?}",
+            config.warnings
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saving_settings_keeps_the_keys_a_newer_easel_wrote() {
+    let t = env();
+    let path = t.data.path().join("config.toml");
+    let text = "sparkle_mode = \"on\"\n\n[offline]\nlatency_ms = 42\njitter_ms = 5\n";
+    std::fs::write(&path, text).expect("write");
+    let mut s = t.engine.settings().await.expect("settings");
+    s.monthly_budget_micros = Some(1_000);
+    t.engine.save_settings(s).await.expect("save");
+    let config = Config::load(Some(t.data.path().to_path_buf()), None).expect("reload");
+    assert_eq!(config.monthly_budget_micros, Some(1_000));
+    assert_eq!(config.offline.latency_ms, 42);
+    assert_eq!(config.warnings.len(), 2, "{:?}", config.warnings);
+    let saved: toml::Table =
+        toml::from_str(&std::fs::read_to_string(&path).expect("read")).expect("still TOML");
+    assert_eq!(saved["sparkle_mode"].as_str(), Some("on"));
+    assert_eq!(saved["offline"]["jitter_ms"].as_integer(), Some(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_folder_or_a_root_cannot_be_the_library_and_nothing_changes() {
+    let t = env();
+    let before = t.engine.settings().await.expect("settings");
+    let mut refused = vec!["/".to_string()];
+    refused.extend(dirs::home_dir().map(|h| h.to_string_lossy().into_owned()));
+    for dir in refused {
+        let mut s = before.clone();
+        s.library_dir = dir.clone();
+        s.monthly_budget_micros = Some(9);
+        let err = t.engine.save_settings(s).await.expect_err(&dir);
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{dir}: {err}");
+        assert!(err.to_string().contains("cannot be the library"), "{err}");
+        assert_eq!(t.engine.settings().await.expect("settings"), before);
+        assert!(!t.data.path().join("config.toml").exists(), "{dir}");
+
+        let err = Config::load(Some(t.data.path().to_path_buf()), Some(dir.clone().into()))
+            .expect_err(&dir);
+        assert!(matches!(err, EngineError::InvalidInput(_)), "{err:?}");
+    }
 }

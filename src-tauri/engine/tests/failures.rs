@@ -20,6 +20,10 @@ use std::time::Duration;
 enum Output {
     Image,
     Garbage,
+    /// Every output an image but the last, which does not decode.
+    LastGarbage,
+    /// One image fewer than the request asked for.
+    OneShort,
 }
 
 struct Scripted {
@@ -75,12 +79,16 @@ impl Provider for Scripted {
             .unwrap_or(Ok(PollStatus::Done))
     }
     async fn fetch_outputs(&self, _: &str, spec: &JobSpec) -> Result<Vec<Vec<u8>>, ProviderError> {
+        let image = |i: u32| render_png("x", u64::from(i), spec.width, spec.height).expect("png");
+        let garbage = || b"<html>502 Bad Gateway</html>".to_vec();
         Ok((0..spec.count)
-            .map(|i| match self.output {
-                Output::Image => {
-                    render_png("x", u64::from(i), spec.width, spec.height).expect("png")
-                }
-                Output::Garbage => b"<html>502 Bad Gateway</html>".to_vec(),
+            .filter_map(|i| match self.output {
+                Output::Image => Some(image(i)),
+                Output::Garbage => Some(garbage()),
+                Output::LastGarbage if i + 1 == spec.count => Some(garbage()),
+                Output::LastGarbage => Some(image(i)),
+                Output::OneShort if i + 1 == spec.count => None,
+                Output::OneShort => Some(image(i)),
             })
             .collect())
     }
@@ -414,4 +422,95 @@ async fn a_clean_exit_hands_running_jobs_to_the_next_start_at_once() {
         "resumed by polling, not submitted again"
     );
     assert_eq!(d.assets.len(), 1);
+}
+
+fn two_image_job(rid: &str) -> NewJob {
+    NewJob {
+        count: 2,
+        ..scripted_job(rid)
+    }
+}
+
+/// Every file under the data folder's thumbnail cache.
+fn thumbnails(s: &Setup) -> Vec<std::path::PathBuf> {
+    files(&s._data.path().join("cache"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_later_output_fails_the_job_and_keeps_none_of_the_earlier_ones() {
+    let s = setup(Scripted::new(vec![], vec![], Output::LastGarbage));
+    let job = s
+        .engine
+        .create_job(two_image_job("k"))
+        .await
+        .expect("create");
+    let d = common::settle(&s.engine, &job.id).await;
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(d.job.error_code.as_deref(), Some("invalid_image"));
+    assert!(d.assets.is_empty());
+    // Output 0 was stored before output 1 failed: it must not stay behind.
+    assert_eq!(files(s.library.path()), Vec::<std::path::PathBuf>::new());
+    assert_eq!(thumbnails(&s), Vec::<std::path::PathBuf>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fewer_images_than_requested_fail_clearly_and_store_nothing() {
+    let s = setup(Scripted::new(vec![], vec![], Output::OneShort));
+    let job = s
+        .engine
+        .create_job(two_image_job("short"))
+        .await
+        .expect("create");
+    let d = common::settle(&s.engine, &job.id).await;
+    assert_eq!(d.job.status, JobStatus::Failed, "{:?}", d.timeline);
+    assert_eq!(d.job.error_code.as_deref(), Some("wrong_output_count"));
+    let message = d.job.error_message.unwrap_or_default();
+    assert!(
+        message.contains("returned 1 image for a request of 2"),
+        "{message}"
+    );
+    assert!(files(s.library.path()).is_empty());
+    let kinds: Vec<LedgerKind> = d.ledger.iter().map(|l| l.kind).collect();
+    assert_eq!(kinds, [LedgerKind::Reserve, LedgerKind::Release]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_that_keeps_waiting_is_held_with_the_reason_then_resumes() {
+    let t = common::env_with(|c| {
+        c.backoff_base_ms = 5;
+        c.backoff_max_ms = 40;
+        c.save_hold_after_ms = 2_500;
+    });
+    let job = t
+        .engine
+        .create_job(new_job("held-save", "a pier at low tide"))
+        .await
+        .expect("create");
+    let lib = t.library.path().to_path_buf();
+    std::fs::remove_dir(&lib).expect("unplug");
+    let d = common::settle(&t.engine, &job.id).await;
+    assert!(d.job.held, "held after waiting: {:?}", d.timeline);
+    assert_eq!(d.job.status, JobStatus::Saving);
+    assert_eq!(d.job.error_code.as_deref(), Some("library_unavailable"));
+    let reason = d.job.error_message.clone().unwrap_or_default();
+    assert!(reason.contains("library folder unavailable"), "{reason}");
+    // Many tries, one timeline line that counts them (not one line each).
+    let waits: Vec<&str> = d
+        .timeline
+        .iter()
+        .map(|e| e.detail.as_str())
+        .filter(|l| l.starts_with("could not save yet"))
+        .collect();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert!(waits[0].contains("times"), "{waits:?}");
+    // The app lists it among held jobs, with the reason.
+    let report = t.engine.startup_report().await.expect("report");
+    assert!(report.held.iter().any(|j| j.id == job.id));
+    // Fixed: resume, and nothing was lost.
+    std::fs::create_dir(&lib).expect("plug back in");
+    t.engine.retry(&job.id).await.expect("resume");
+    let d = common::settle(&t.engine, &job.id).await;
+    assert_eq!(d.job.status, JobStatus::Completed, "{:?}", d.timeline);
+    assert_eq!(files(&lib).len(), 1);
+    assert_eq!(d.attempts.len(), 1, "resuming a save never resubmits");
 }

@@ -80,15 +80,30 @@ async fn the_same_request_id_never_creates_a_second_job() {
         .create_job(new_job("same", "first"))
         .await
         .expect("a");
+    // The same request again (an IPC retry, a double click) is the same job,
+    // whitespace around the prompt notwithstanding.
     let b = t
         .engine
-        .create_job(new_job("same", "second"))
+        .create_job(new_job("same", "  first "))
         .await
         .expect("b");
     assert_eq!(a.id, b.id);
-    assert_eq!(b.prompt, "first");
+    // A different request under the same id is a conflict, not a silent
+    // return of the first job; nothing is created.
+    let err = t
+        .engine
+        .create_job(new_job("same", "second"))
+        .await
+        .expect_err("a different request under a used id");
+    assert_eq!(
+        err.kind(),
+        easel_engine::ErrorKind::RequestConflict,
+        "{err}"
+    );
+    assert!(err.to_string().contains(&a.id), "{err}");
     let all = t.engine.list(ListQuery::default()).await.expect("list");
     assert_eq!(all.len(), 1);
+    assert_eq!(all[0].prompt, "first");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,3 +82,51 @@ fn a_database_from_a_newer_easel_is_refused_and_left_as_it_was() {
     let after = std::fs::read(&path).expect("read");
     assert!(after == before, "the newer database was modified");
 }
+
+/// Open `path` from `n` threads at once (each its own connections, as
+/// separate processes would have); every open must succeed.
+fn open_concurrently(path: &std::path::Path, n: usize) -> Vec<String> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (path, barrier) = (path.to_path_buf(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                Store::open(&path, Duration::from_secs(5)).map(|_| ())
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .filter_map(|h| match h.join() {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("panicked".into()),
+        })
+        .collect()
+}
+
+#[test]
+fn concurrent_first_opens_and_upgrades_all_succeed() {
+    for round in 0..15 {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("easel.db");
+        let failures = open_concurrently(&path, 3);
+        assert!(failures.is_empty(), "fresh, round {round}: {failures:?}");
+
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("easel.db");
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            migrations().to_version(&mut conn, 1).expect("v1");
+            seed(&conn, 1);
+        }
+        let failures = open_concurrently(&path, 3);
+        assert!(failures.is_empty(), "upgrade, round {round}: {failures:?}");
+        let conn = Connection::open(&path).expect("reopen");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version as usize, latest_version());
+    }
+}

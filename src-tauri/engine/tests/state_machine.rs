@@ -5,8 +5,9 @@
 
 use easel_engine::jobs::state::allowed;
 use easel_engine::jobs::transitions::{self as t, Outcome};
+use easel_engine::jobs::transitions::{DeferPolicy, Failure};
 use easel_engine::model::{Asset, JobSpec, JobStatus};
-use easel_engine::store::jobs::{self as q, NewJobRow};
+use easel_engine::store::jobs::{self as q, Lease, NewJobRow};
 use easel_engine::store::{Store, StoreError};
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -72,23 +73,24 @@ fn job_id(i: usize) -> String {
     format!("job-{i}")
 }
 
-/// The worker the op acts as: the lease holder, or a stale one.
-fn actor(store: &Store, id: &str, stale: bool) -> String {
-    if stale {
-        return "ghost".into();
-    }
-    store
+/// The lease the op acts under: the holder's, or a stale one. A stale
+/// lease has the holder's owner id with the previous epoch (a superseded
+/// runner of the same process, which only the epoch tells apart).
+fn actor(store: &Store, id: &str, stale: bool) -> Lease {
+    let (owner, epoch) = store
         .read(|c| {
-            Ok(
-                c.query_row("SELECT lease_owner FROM jobs WHERE id = ?1", [id], |r| {
-                    r.get::<_, Option<String>>(0)
-                })
-                .unwrap_or(None),
+            Ok(c.query_row(
+                "SELECT lease_owner, lease_epoch FROM jobs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)),
             )
+            .unwrap_or((None, 0)))
         })
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "nobody".into())
+        .unwrap_or((None, 0));
+    Lease {
+        owner: owner.unwrap_or_else(|| "nobody".into()),
+        epoch: if stale { epoch - 1 } else { epoch },
+    }
 }
 
 fn assets(n: u32) -> Vec<Asset> {
@@ -126,6 +128,7 @@ fn apply(store: &Store, op: &Op, now: &mut i64) -> Result<(), StoreError> {
                             spec: &spec(),
                             max_attempts: 2,
                             estimated_cost_micros: 500,
+                            fingerprint: "fp",
                             now,
                         },
                     )?;
@@ -151,9 +154,11 @@ fn apply(store: &Store, op: &Op, now: &mut i64) -> Result<(), StoreError> {
                         tx,
                         &j,
                         &owner,
-                        "rate_limited",
-                        "slow down",
-                        Some(429),
+                        &Failure {
+                            code: "rate_limited",
+                            message: "slow down",
+                            http_status: Some(429),
+                        },
                         now + 5,
                         now,
                     )?,
@@ -195,12 +200,19 @@ fn apply(store: &Store, op: &Op, now: &mut i64) -> Result<(), StoreError> {
         }
         Op::Retry(i) => {
             let Some(j) = job(*i)? else { return Ok(()) };
-            store.write(|tx| t::retry(tx, &j, 2, now))?;
+            store.write(|tx| t::retry(tx, &j.id, 2, now))?;
         }
         Op::DeferSave(i) => {
             let Some(j) = job(*i)? else { return Ok(()) };
             let owner = actor(store, &j.id, false);
-            store.write(|tx| t::defer_saving(tx, &j, &owner, "disk gone", now, now))?;
+            let policy = DeferPolicy {
+                base_ms: 10,
+                max_ms: 100,
+                hold_after_ms: 5_000,
+            };
+            store.write(|tx| {
+                t::defer_saving(tx, &j, &owner, "disk_full", "disk gone", policy, now)
+            })?;
         }
         Op::Crash(i, w) => {
             let id = job_id(*i);

@@ -1,5 +1,5 @@
 // Formatting for people: money, durations, sizes, statuses.
-import type { JobStatus } from './api';
+import type { JobStatus, JobSummary } from './api';
 
 const usd = new Intl.NumberFormat('en-US', {
   style: 'currency',
@@ -91,6 +91,13 @@ export function statusLabel(status: JobStatus): string {
 }
 
 export const STATUSES = Object.keys(STATUS_LABELS) as JobStatus[];
+
+/** Why a held job waits for the user, as the engine recorded it. */
+export function heldReason(job: Pick<JobSummary, 'error_message' | 'error_code'>): string {
+  const why = job.error_message?.replace(/^held: /, '');
+  if (why) return why.charAt(0).toUpperCase() + why.slice(1);
+  return 'Stopped after repeated crashes';
+}
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });

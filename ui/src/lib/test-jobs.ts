@@ -31,6 +31,7 @@ export function testJob(id: string, extra: Partial<JobSummary> = {}): JobSummary
     favorite: false,
     thumb_path: null,
     asset_count: 0,
+    lease_epoch: 0,
     reference_ids: [],
     ...extra,
   };

@@ -268,6 +268,7 @@ export class FakeEngine {
       favorite: false,
       thumb_path: null,
       asset_count: 0,
+      lease_epoch: 0,
       reference_ids: req.reference_ids ?? [],
     };
   }

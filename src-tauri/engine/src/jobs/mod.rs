@@ -2,6 +2,9 @@
 //! backoff, and the scheduler/runner that drives jobs through providers.
 
 pub mod backoff;
+pub(crate) mod cleanup;
+pub mod fingerprint;
+pub(crate) mod janitor;
 pub mod runner;
 pub mod scheduler;
 pub mod state;

@@ -1,84 +1,167 @@
 //! Drives one job through its phases (submit, poll, save) while holding its
-//! lease. Every step is a guarded transition: when the job was canceled or
-//! taken over meanwhile, the step changes nothing and the runner stops.
+//! lease. Every step is a transition guarded by the lease's owner and epoch:
+//! when the job was canceled or taken over meanwhile, the step changes
+//! nothing and the runner stops. A runner removes only files it wrote
+//! itself (named by its epoch) and never leaves one no asset row names.
 
-use crate::engine::Shared;
 use crate::error::EngineError;
 use crate::jobs::backoff;
-use crate::jobs::transitions::{self, Outcome};
+use crate::jobs::cleanup;
+use crate::jobs::transitions::{self, DeferPolicy, Failure, Outcome};
 use crate::library::metadata::GenerationParams;
 use crate::library::LibraryError;
 use crate::model::{Asset, JobStatus, JobSummary};
 use crate::providers::{PollStatus, Provider, ProviderError, SubmitRequest};
-use crate::store::jobs as q;
+use crate::shared::{Shared, DECODE_UNIT};
+use crate::store::jobs::{self as q, Lease};
 use crate::store::now_ms;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tracing::Instrument;
 
-/// Run `job` (owned by this worker) to the end of what this worker can do.
+/// One runner's hold on one job.
+struct Run {
+    sh: Arc<Shared>,
+    lease: Lease,
+    /// Becomes true when the heartbeat finds the lease gone or cannot renew it.
+    lost: watch::Receiver<bool>,
+    /// Files this runner wrote that no committed asset row names yet.
+    written: Vec<PathBuf>,
+}
+
+impl Run {
+    fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+
+    /// Sleep, waking early when the lease is lost; true if it was.
+    async fn sleep(&mut self, d: Duration) -> bool {
+        let mut lost = self.lost.clone();
+        tokio::select! {
+            () = tokio::time::sleep(d) => self.is_lost(),
+            _ = lost.wait_for(|l| *l) => true,
+        }
+    }
+}
+
+/// Run `job` (just claimed or taken over by this process, which marked it
+/// running) to the end of what this worker can do.
 pub(crate) async fn drive(sh: Arc<Shared>, job: JobSummary, recovered: bool) {
     let span = tracing::info_span!(
         "job",
         job_id = %job.id,
         provider = %job.provider,
-        attempt = job.attempts
+        attempt = job.attempts,
+        epoch = job.lease_epoch
     );
-    let id = job.id.clone();
     async move {
-        tokio::select! {
-            result = phases(&sh, job, recovered) => {
-                if let Err(e) = result {
-                    // The lease lapses and recovery resumes the job.
-                    tracing::error!(error = %e, "job step failed; recovery will resume it");
-                }
+        let _running = sh.running_guard(&job.id);
+        let lease = transitions::lease_of(&job, &sh.worker_id);
+        let (lost_tx, lost) = watch::channel(false);
+        let heartbeat = AbortOnDrop(tokio::spawn(keep_lease(
+            Arc::clone(&sh),
+            job.id.clone(),
+            lease.clone(),
+            lost_tx,
+        )));
+        let mut run = Run {
+            sh: Arc::clone(&sh),
+            lease,
+            lost,
+            written: Vec::new(),
+        };
+        let id = job.id.clone();
+        let result = phases(&mut run, job, recovered).await;
+        drop(heartbeat);
+        if run.is_lost() {
+            tracing::warn!("lost the job's lease (canceled or taken over); stopped");
+        }
+        // Whatever this runner wrote and did not commit as assets is no
+        // one's: remove it (only its own epoch's files).
+        cleanup::remove_own_files(std::mem::take(&mut run.written)).await;
+        if let Err(e) = result {
+            // Hand the job back at once instead of letting the lease lapse:
+            // recovery resumes it without counting a crash.
+            tracing::error!(error = %e, "job step failed; handing the job back for recovery");
+            let (lease, key) = (run.lease.clone(), id);
+            let released = sh
+                .db(move |s| s.write(|tx| q::release_lease(tx, &key, &lease)))
+                .await;
+            if let Err(e) = released {
+                tracing::warn!(error = %e, "cannot hand the job back; its lease will lapse");
             }
-            () = keep_lease(&sh, &id) => {
-                tracing::warn!("lost the job's lease (canceled or taken over); stopping");
-            }
+            sh.wake.notify_one();
         }
     }
     .instrument(span)
     .await
 }
 
-/// Renew the lease until it is lost.
-async fn keep_lease(sh: &Arc<Shared>, id: &str) {
-    let every = Duration::from_millis((sh.config.lease_ms / 3).max(50));
-    loop {
-        tokio::time::sleep(every).await;
-        let (key, owner, until) = (
-            id.to_string(),
-            sh.worker_id.clone(),
-            now_ms() + sh.config.lease_ms as i64,
-        );
-        match sh
-            .db(move |s| s.write(|tx| q::heartbeat(tx, &key, &owner, until)))
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => tracing::warn!(error = %e, "heartbeat failed; will try again"),
-        }
+/// The heartbeat stops with its runner, also when the runner's task is
+/// aborted (the worker was stopped).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
-async fn phases(sh: &Arc<Shared>, mut job: JobSummary, recovered: bool) -> Result<(), EngineError> {
-    let Some(provider) = sh.providers.get(&job.provider).cloned() else {
+/// Renew the lease until it is lost. A heartbeat that fails (a busy or
+/// broken database) also stops the runner: it can no longer prove it owns
+/// the job, and another worker may take over once the lease lapses.
+async fn keep_lease(sh: Arc<Shared>, id: String, lease: Lease, lost: watch::Sender<bool>) {
+    // Renew well before expiry, even for the very short leases tests use.
+    let every = Duration::from_millis((sh.config.lease_ms / 3).max(5));
+    let mut stopping = sh.stopping.subscribe();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            // The worker is stopping: behave as if the lease were lost (stop,
+            // keep nothing uncommitted); the lease is released afterwards.
+            _ = stopping.wait_for(|s| *s) => break,
+        }
+        let (key, l, until) = (
+            id.clone(),
+            lease.clone(),
+            now_ms() + sh.config.lease_ms as i64,
+        );
+        match sh
+            .db(move |s| s.write(|tx| q::heartbeat(tx, &key, &l, until)))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat failed; stopping this runner");
+                break;
+            }
+        }
+    }
+    let _ = lost.send(true);
+}
+
+async fn phases(run: &mut Run, mut job: JobSummary, recovered: bool) -> Result<(), EngineError> {
+    let Some(provider) = run.sh.providers.get(&job.provider).cloned() else {
         let outcome = Outcome::Failed {
             code: "unknown_provider".into(),
             message: format!("provider {:?} is not available in this build", job.provider),
             http_status: None,
         };
-        settle(sh, &job, outcome).await?;
+        settle(run, &job, outcome).await?;
         return Ok(());
     };
     let mut recovered = recovered;
     loop {
+        if run.is_lost() {
+            return Ok(());
+        }
         let next = match job.status {
-            JobStatus::Submitting => submit(sh, provider.as_ref(), job, recovered).await?,
-            JobStatus::Processing => poll(sh, provider.as_ref(), job).await?,
-            JobStatus::Saving => save(sh, provider.as_ref(), job).await?,
+            JobStatus::Submitting => submit(run, provider.as_ref(), job, recovered).await?,
+            JobStatus::Processing => poll(run, provider.as_ref(), job).await?,
+            JobStatus::Saving => save(run, provider.as_ref(), job).await?,
             _ => None,
         };
         match next {
@@ -90,16 +173,17 @@ async fn phases(sh: &Arc<Shared>, mut job: JobSummary, recovered: bool) -> Resul
 }
 
 /// Test hook (see `Shared::crashpoint`): announce the point, then stop here
-/// forever so the test can kill the process at exactly this phase.
+/// so the test can kill the process at exactly this phase (until the worker
+/// is asked to stop, which a signal test does).
 pub(crate) async fn crashpoint(sh: &Shared, name: &str, job_id: &str) {
     if sh.crashpoint.as_deref() == Some(name) {
         eprintln!("EASEL_CRASHPOINT {name} {job_id}");
-        std::future::pending::<()>().await;
+        let _ = sh.stopping.subscribe().wait_for(|s| *s).await;
     }
 }
 
 async fn submit(
-    sh: &Arc<Shared>,
+    run: &mut Run,
     provider: &dyn Provider,
     job: JobSummary,
     recovered: bool,
@@ -118,7 +202,7 @@ async fn submit(
         match provider.find_submitted(&req).await {
             Ok(Some(handle)) => {
                 return accepted(
-                    sh,
+                    run,
                     &job,
                     &handle,
                     "found at the provider after a restart; not resubmitted",
@@ -131,76 +215,81 @@ async fn submit(
             Ok(None) => {
                 note = "resubmitted after a restart; the provider cannot say whether the first submit reached it (possible duplicate)";
             }
-            Err(e) => return failed(sh, &job, e).await,
+            Err(e) => return failed(run, &job, e).await,
         }
     }
-    crashpoint(sh, "submitting", &job.id).await;
+    crashpoint(&run.sh, "submitting", &job.id).await;
     tracing::info!("submitting");
     match provider.submit(&req).await {
-        Ok(handle) => accepted(sh, &job, &handle, note).await,
-        Err(e) => failed(sh, &job, e).await,
+        Ok(handle) => accepted(run, &job, &handle, note).await,
+        Err(e) => failed(run, &job, e).await,
     }
 }
 
 async fn accepted(
-    sh: &Arc<Shared>,
+    run: &mut Run,
     job: &JobSummary,
     handle: &str,
     note: &str,
 ) -> Result<Option<JobSummary>, EngineError> {
-    let (j, owner, handle, note) = (
+    let (j, lease, handle, note) = (
         job.clone(),
-        sh.worker_id.clone(),
+        run.lease.clone(),
         handle.to_string(),
         note.to_string(),
     );
-    let out = sh
-        .db(move |s| s.write(|tx| transitions::accepted(tx, &j, &owner, &handle, &note, now_ms())))
+    let out = run
+        .sh
+        .db(move |s| s.write(|tx| transitions::accepted(tx, &j, &lease, &handle, &note, now_ms())))
         .await?;
-    Ok(published(sh, out))
+    Ok(published(&run.sh, out))
 }
 
 async fn poll(
-    sh: &Arc<Shared>,
+    run: &mut Run,
     provider: &dyn Provider,
     job: JobSummary,
 ) -> Result<Option<JobSummary>, EngineError> {
     let key = job.id.clone();
-    let Some(handle) = sh.db(move |s| s.read(|c| q::handle(c, &key))).await? else {
-        return fail_with(sh, &job, "lost_handle", "the provider handle is missing").await;
+    let Some(handle) = run.sh.db(move |s| s.read(|c| q::handle(c, &key))).await? else {
+        return fail_with(run, &job, "lost_handle", "the provider handle is missing").await;
     };
     let spec = job.spec();
-    let interval = Duration::from_millis(sh.config.poll_interval_ms.max(10));
+    let interval = Duration::from_millis(run.sh.config.poll_interval_ms.max(10));
     let mut last_progress = job.progress.unwrap_or(0.0);
     let mut errors = 0u32;
-    crashpoint(sh, "processing", &job.id).await;
+    crashpoint(&run.sh, "processing", &job.id).await;
     loop {
         match provider.poll(&handle, &spec).await {
             Ok(PollStatus::Pending { progress }) => {
                 errors = 0;
                 if let Some(p) = progress.filter(|p| (p - last_progress).abs() >= 0.02) {
                     last_progress = p;
-                    let (j, owner) = (job.clone(), sh.worker_id.clone());
-                    let out = sh
+                    let (j, lease) = (job.clone(), run.lease.clone());
+                    let out = run
+                        .sh
                         .db(move |s| {
-                            s.write(|tx| transitions::progress(tx, &j, &owner, p, now_ms()))
+                            s.write(|tx| transitions::progress(tx, &j, &lease, p, now_ms()))
                         })
                         .await?;
-                    if published(sh, out).is_none() {
+                    if published(&run.sh, out).is_none() {
                         return Ok(None);
                     }
                 }
-                tokio::time::sleep(interval).await;
+                if run.sleep(interval).await {
+                    return Ok(None);
+                }
             }
             Ok(PollStatus::Done) => {
-                let (j, owner) = (job.clone(), sh.worker_id.clone());
-                let out = sh
-                    .db(move |s| s.write(|tx| transitions::provider_done(tx, &j, &owner, now_ms())))
+                let (j, lease) = (job.clone(), run.lease.clone());
+                let out = run
+                    .sh
+                    .db(move |s| s.write(|tx| transitions::provider_done(tx, &j, &lease, now_ms())))
                     .await?;
-                return Ok(published(sh, out));
+                return Ok(published(&run.sh, out));
             }
             Ok(PollStatus::Failed(view)) => {
-                return failed(sh, &job, ProviderError::new(view.kind, view.message)).await;
+                return failed(run, &job, ProviderError::new(view.kind, view.message)).await;
             }
             // A failed poll is not a failed job: keep the handle and ask again
             // later. Resubmitting would pay twice.
@@ -208,42 +297,54 @@ async fn poll(
                 errors += 1;
                 let wait = backoff::delay(
                     errors,
-                    sh.config.backoff_base_ms,
-                    sh.config.backoff_max_ms,
+                    run.sh.config.backoff_base_ms,
+                    run.sh.config.backoff_max_ms,
                     e.retry_after,
                 );
                 tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "poll failed; polling again");
-                tokio::time::sleep(wait).await;
+                if run.sleep(wait).await {
+                    return Ok(None);
+                }
             }
-            Err(e) => return failed(sh, &job, e).await,
+            Err(e) => return failed(run, &job, e).await,
         }
     }
 }
 
 async fn save(
-    sh: &Arc<Shared>,
+    run: &mut Run,
     provider: &dyn Provider,
     job: JobSummary,
 ) -> Result<Option<JobSummary>, EngineError> {
+    let sh = Arc::clone(&run.sh);
     let key = job.id.clone();
     let Some(handle) = sh.db(move |s| s.read(|c| q::handle(c, &key))).await? else {
-        return fail_with(sh, &job, "lost_handle", "the provider handle is missing").await;
+        return fail_with(run, &job, "lost_handle", "the provider handle is missing").await;
     };
-    crashpoint(sh, "saving", &job.id).await;
+    crashpoint(&sh, "saving", &job.id).await;
     let spec = job.spec();
     let outputs = match provider.fetch_outputs(&handle, &spec).await {
         Ok(outputs) => outputs,
         Err(e) if e.kind.is_retryable() => {
-            return defer_save(sh, &job, &e.message, e.retry_after).await
+            return defer_save(run, &job, "provider_unavailable", &e.message).await
         }
-        Err(e) => return failed(sh, &job, e).await,
+        Err(e) => return failed(run, &job, e).await,
     };
-    if outputs.is_empty() {
-        return fail_with(sh, &job, "no_output", "the provider returned no images").await;
+    if outputs.len() != spec.count as usize {
+        let message = format!(
+            "the provider returned {} image{} for a request of {}",
+            outputs.len(),
+            if outputs.len() == 1 { "" } else { "s" },
+            spec.count
+        );
+        return fail_with(run, &job, "wrong_output_count", &message).await;
     }
     let mut assets = Vec::with_capacity(outputs.len());
-    let mut written = Vec::new();
+    // One output at a time, each dropped once stored.
     for (index, bytes) in outputs.into_iter().enumerate() {
+        if run.is_lost() {
+            return Ok(None);
+        }
         let params = GenerationParams {
             job_id: job.id.clone(),
             output_index: index as u32,
@@ -257,13 +358,27 @@ async fn save(
             created_at: chrono::DateTime::from_timestamp_millis(job.created_at).unwrap_or_default(),
         };
         let library = sh.library();
-        // Decoding, hashing, fsync and resizing are blocking work.
-        let saved = tokio::task::spawn_blocking(move || library.save(&bytes, &params))
+        let epoch = run.lease.epoch;
+        // The decoded pixels of every save in flight share one budget.
+        let units = crate::library::declared_pixels(&bytes)
+            .map_or(1, |px| px.div_ceil(DECODE_UNIT))
+            .clamp(1, u64::from(sh.decode_units)) as u32;
+        let permit = sh
+            .decode_budget
+            .acquire_many(units)
             .await
             .map_err(|_| EngineError::Shutdown)?;
+        // Its paths are this runner's before the write starts, so they are
+        // removed if the job does not complete under this lease.
+        run.written.push(library.path_for(&params, epoch));
+        run.written.push(library.thumb_path_for(&params, epoch));
+        // Decoding, hashing, fsync and resizing are blocking work.
+        let saved = tokio::task::spawn_blocking(move || library.save(&bytes, &params, epoch))
+            .await
+            .map_err(|_| EngineError::Shutdown)?;
+        drop(permit);
         match saved {
             Ok(a) => {
-                written.push((a.path.clone(), a.thumb_path.clone()));
                 assets.push(Asset {
                     output_index: a.output_index,
                     path: a.path.to_string_lossy().into_owned(),
@@ -275,20 +390,24 @@ async fn save(
                     created_at: now_ms(),
                 });
             }
-            Err(e) if e.is_retryable() => return defer_save(sh, &job, &e.to_string(), None).await,
-            Err(e) => return fail_with(sh, &job, library_code(&e), &e.to_string()).await,
+            Err(e) if e.is_retryable() => {
+                let (code, reason) = e.wait_reason();
+                return defer_save(run, &job, code, &reason).await;
+            }
+            Err(e) => return fail_with(run, &job, library_code(&e), &e.to_string()).await,
         }
-        crashpoint(sh, "after_rename", &job.id).await;
+        crashpoint(&sh, "after_rename", &job.id).await;
     }
     let count = assets.len();
-    let done = settle(sh, &job, Outcome::Completed { assets }).await?;
-    if done.is_none() {
-        // Canceled while saving: the files belong to no job; remove them.
-        for (path, thumb) in written {
-            let _ = std::fs::remove_file(path);
-            let _ = std::fs::remove_file(thumb);
-        }
-    } else {
+    let keep: Vec<PathBuf> = assets
+        .iter()
+        .flat_map(|a| [PathBuf::from(&a.path), PathBuf::from(&a.thumb_path)])
+        .collect();
+    if let Some(done) = settle(run, &job, Outcome::Completed { assets }).await? {
+        // Committed: these files are the job's now. Files other runners of
+        // this job left (a crash, a takeover) go.
+        run.written.clear();
+        cleanup::remove_unowned_files(&sh, &done, keep).await;
         tracing::info!(images = count, "completed");
     }
     Ok(None)
@@ -302,33 +421,40 @@ fn library_code(e: &LibraryError) -> &'static str {
 }
 
 async fn defer_save(
-    sh: &Arc<Shared>,
+    run: &mut Run,
     job: &JobSummary,
+    code: &str,
     reason: &str,
-    retry_after: Option<Duration>,
 ) -> Result<Option<JobSummary>, EngineError> {
-    let wait = backoff::delay(
-        job.crash_count + 1,
-        sh.config.backoff_base_ms,
-        sh.config.backoff_max_ms,
-        retry_after,
+    tracing::warn!(reason, "saving deferred");
+    let c = &run.sh.config;
+    let policy = DeferPolicy {
+        base_ms: c.backoff_base_ms,
+        max_ms: c.backoff_max_ms,
+        hold_after_ms: c.save_hold_after_ms,
+    };
+    let (j, lease, code, reason) = (
+        job.clone(),
+        run.lease.clone(),
+        code.to_string(),
+        reason.to_string(),
     );
-    tracing::warn!(reason, wait_ms = wait.as_millis() as u64, "saving deferred");
-    let (j, owner, reason) = (job.clone(), sh.worker_id.clone(), reason.to_string());
-    let retry_at = now_ms() + wait.as_millis() as i64;
-    let out = sh
+    let out = run
+        .sh
         .db(move |s| {
-            s.write(|tx| transitions::defer_saving(tx, &j, &owner, &reason, retry_at, now_ms()))
+            s.write(|tx| {
+                transitions::defer_saving(tx, &j, &lease, &code, &reason, policy, now_ms())
+            })
         })
         .await?;
-    published(sh, out);
+    published(&run.sh, out);
     Ok(None)
 }
 
 /// A provider failure: retry the job later if the failure allows and
 /// attempts remain, otherwise fail it.
 async fn failed(
-    sh: &Arc<Shared>,
+    run: &mut Run,
     job: &JobSummary,
     e: ProviderError,
 ) -> Result<Option<JobSummary>, EngineError> {
@@ -336,30 +462,27 @@ async fn failed(
     if e.kind.is_retryable() && job.attempts < job.max_attempts && job.status != JobStatus::Saving {
         let wait = backoff::delay(
             job.attempts,
-            sh.config.backoff_base_ms,
-            sh.config.backoff_max_ms,
+            run.sh.config.backoff_base_ms,
+            run.sh.config.backoff_max_ms,
             e.retry_after,
         );
-        let (j, owner) = (job.clone(), sh.worker_id.clone());
+        let (j, lease) = (job.clone(), run.lease.clone());
         let next_run_at = now_ms() + wait.as_millis() as i64;
-        let out = sh
+        let out = run
+            .sh
             .db(move |s| {
                 s.write(|tx| {
-                    transitions::requeue(
-                        tx,
-                        &j,
-                        &owner,
-                        e.kind.code(),
-                        &e.message,
-                        e.http_status,
-                        next_run_at,
-                        now_ms(),
-                    )
+                    let failure = Failure {
+                        code: e.kind.code(),
+                        message: &e.message,
+                        http_status: e.http_status,
+                    };
+                    transitions::requeue(tx, &j, &lease, &failure, next_run_at, now_ms())
                 })
             })
             .await?;
-        published(sh, out);
-        sh.wake.notify_one();
+        published(&run.sh, out);
+        run.sh.wake.notify_one();
         return Ok(None);
     }
     let code = if e.kind.is_retryable() {
@@ -372,12 +495,12 @@ async fn failed(
         message: e.message,
         http_status: e.http_status,
     };
-    settle(sh, job, outcome).await?;
+    settle(run, job, outcome).await?;
     Ok(None)
 }
 
 async fn fail_with(
-    sh: &Arc<Shared>,
+    run: &mut Run,
     job: &JobSummary,
     code: &str,
     message: &str,
@@ -387,20 +510,28 @@ async fn fail_with(
         message: message.into(),
         http_status: None,
     };
-    settle(sh, job, outcome).await?;
+    settle(run, job, outcome).await?;
     Ok(None)
 }
 
+/// Settle under this runner's lease. A job that ends failed keeps no file.
 async fn settle(
-    sh: &Arc<Shared>,
+    run: &mut Run,
     job: &JobSummary,
     outcome: Outcome,
 ) -> Result<Option<JobSummary>, EngineError> {
-    let (id, owner) = (job.id.clone(), sh.worker_id.clone());
-    let out = sh
-        .db(move |s| s.write(|tx| transitions::settle(tx, &id, Some(&owner), &outcome, now_ms())))
+    let (id, lease) = (job.id.clone(), run.lease.clone());
+    let failed = !matches!(outcome, Outcome::Completed { .. });
+    let out = run
+        .sh
+        .db(move |s| s.write(|tx| transitions::settle(tx, &id, Some(&lease), &outcome, now_ms())))
         .await?;
-    Ok(published(sh, out))
+    let out = published(&run.sh, out);
+    if let (Some(done), true) = (&out, failed) {
+        cleanup::remove_own_files(std::mem::take(&mut run.written)).await;
+        cleanup::remove_unowned_files(&run.sh, done, Vec::new()).await;
+    }
+    Ok(out)
 }
 
 fn published(sh: &Shared, out: Option<JobSummary>) -> Option<JobSummary> {

@@ -1,12 +1,12 @@
 //! The scheduler: recovers jobs whose worker died, claims due jobs within each
 //! provider's concurrency limit, and runs each one in its own task.
 
-use crate::engine::{Engine, Shared};
 use crate::error::EngineError;
-use crate::jobs::runner;
 use crate::jobs::transitions::{self, Recovered};
+use crate::jobs::{janitor, runner};
+use crate::shared::Shared;
 use crate::store::jobs as q;
-use crate::store::now_ms;
+use crate::store::{now_ms, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -22,44 +22,74 @@ pub enum RunUntil {
     Settled(Vec<String>),
 }
 
-impl Engine {
-    /// Run the scheduler and workers. Recovers whatever a previous process
-    /// left behind first, then keeps recovering periodically.
-    pub async fn run_worker(&self, until: RunUntil) -> Result<(), EngineError> {
-        let sh = Arc::clone(&self.shared);
-        let mut tasks = JoinSet::new();
-        let tick = Duration::from_millis(
-            sh.config
-                .recovery_interval_ms
-                .min(sh.config.lease_ms / 2)
-                .max(20),
-        );
-        let mut next_recovery = tokio::time::Instant::now();
-        tracing::info!(worker = %sh.worker_id, "worker started");
-        loop {
+/// Run the scheduler and workers until `until`. Recovers whatever a
+/// previous process left behind first, then keeps recovering periodically.
+pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineError> {
+    let mut tasks = JoinSet::new();
+    let tick = Duration::from_millis(
+        sh.config
+            .recovery_interval_ms
+            .min(sh.config.lease_ms / 2)
+            .max(20),
+    );
+    let mut next_recovery = tokio::time::Instant::now();
+    tracing::info!(worker = %sh.worker_id, "worker started");
+    janitor::sweep_recent(&sh).await;
+    let mut stopping = sh.stopping.subscribe();
+    loop {
+        if *stopping.borrow() {
+            // Claim nothing more; let every runner reach its safe point.
+            while tasks.join_next().await.is_some() {}
+            tracing::info!("worker stopped");
+            return Ok(());
+        }
+        let step = async {
             if tokio::time::Instant::now() >= next_recovery {
                 recover(&sh, &mut tasks).await?;
                 next_recovery = tokio::time::Instant::now() + tick;
             }
             claim_due(&sh, &mut tasks).await?;
             if done(&sh, &until, tasks.is_empty()).await? {
+                return Ok(None);
+            }
+            Ok::<_, EngineError>(Some(sh.db(|s| s.read(q::next_wakeup)).await?))
+        };
+        let wake_at = match step.await {
+            Ok(Some(at)) => at,
+            Ok(None) => {
                 tracing::info!("worker finished: nothing left to run");
                 return Ok(());
             }
-            let wake_at = sh.db(|s| s.read(q::next_wakeup)).await?;
-            let sleep = wake_at
-                .map(|at| Duration::from_millis((at - now_ms()).max(0) as u64))
-                .unwrap_or(tick)
-                .min(tick);
-            tokio::select! {
-                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Err(e) = joined {
-                        tracing::error!(error = %e, "job task panicked; recovery will resume the job");
-                    }
-                }
-                () = sh.wake.notified() => {}
-                () = tokio::time::sleep(sleep) => {}
+            // A busy database (another process holds the write lock past the
+            // busy timeout) passes: try again next tick.
+            Err(EngineError::Store(StoreError::Locked { .. })) => {
+                tracing::warn!("database busy; scheduling again shortly");
+                None
             }
+            Err(e) => {
+                // Stopping: hand this process's jobs back so the next start
+                // does not count a crash.
+                tasks.abort_all();
+                let owner = sh.worker_id.clone();
+                let _ = sh
+                    .db(move |s| s.write(|tx| q::release_leases(tx, &owner)))
+                    .await;
+                return Err(e);
+            }
+        };
+        let sleep = wake_at
+            .map(|at| Duration::from_millis((at - now_ms()).max(0) as u64))
+            .unwrap_or(tick)
+            .min(tick);
+        tokio::select! {
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = joined {
+                    tracing::error!(error = %e, "job task panicked; recovery will resume the job");
+                }
+            }
+            () = sh.wake.notified() => {}
+            _ = stopping.changed() => {}
+            () = tokio::time::sleep(sleep) => {}
         }
     }
 }
@@ -70,6 +100,11 @@ async fn recover(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engine
         .db(move |s| s.read(|c| q::expired_leases(c, now)))
         .await?;
     for job in expired {
+        // This process's own runner may just be late renewing (a suspended
+        // laptop, a busy disk, a short lease): never take over from it.
+        if sh.is_running_here(&job.id) {
+            continue;
+        }
         let (id, owner, limit) = (job.id.clone(), sh.worker_id.clone(), sh.config.crash_limit);
         let until = now_ms() + sh.config.lease_ms as i64;
         let result = sh
@@ -81,6 +116,7 @@ async fn recover(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engine
             Recovered::Taken(job) => {
                 tracing::info!(job_id = %job.id, status = %job.status, "recovered job");
                 sh.publish(&job);
+                sh.start_running(&job.id);
                 tasks.spawn(runner::drive(Arc::clone(sh), job, true));
             }
             Recovered::Held(job) => {
@@ -101,6 +137,9 @@ async fn claim_due(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engi
     if !providers.is_empty() {
         runner::crashpoint(sh, "queued", "-").await;
     }
+    if *sh.stopping.borrow() {
+        return Ok(());
+    }
     for provider in providers {
         loop {
             let limit = sh.concurrency_for(&provider);
@@ -113,6 +152,7 @@ async fn claim_due(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engi
                 .await?;
             let Some(job) = claimed else { break };
             sh.publish(&job);
+            sh.start_running(&job.id);
             tasks.spawn(runner::drive(Arc::clone(sh), job, false));
         }
     }
@@ -126,25 +166,14 @@ async fn done(sh: &Arc<Shared>, until: &RunUntil, idle_here: bool) -> Result<boo
             if !idle_here {
                 return Ok(false);
             }
-            let open = sh
-                .db(|s| {
-                    s.read(|c| {
-                        Ok(c.query_row(
-                            "SELECT COUNT(*) FROM jobs WHERE held = 0 \
-                             AND status NOT IN ('completed','failed','canceled')",
-                            [],
-                            |r| r.get::<_, i64>(0),
-                        )?)
-                    })
-                })
-                .await?;
+            let open = sh.db(|s| s.read(q::open_count)).await?;
             Ok(open == 0)
         }
         RunUntil::Settled(ids) => {
             for id in ids {
                 let key = id.clone();
                 let job = sh.db(move |s| s.read(|c| q::get(c, &key))).await?;
-                if job.is_some_and(|j| !crate::engine::is_terminal_or_held(&j)) {
+                if job.is_some_and(|j| !j.is_terminal_or_held()) {
                     return Ok(false);
                 }
             }

@@ -1,31 +1,14 @@
-//! The job state machine: which transitions exist. The store enforces them
-//! with guarded updates; this table documents them and lets tests check
-//! every transition recorded in a timeline.
+//! The job state machine: which transitions exist. The table itself lives
+//! on [`JobStatus::may_become`] (the store enforces it on every change);
+//! this is the name the rest of the engine and the tests use.
 
-use crate::model::JobStatus::{self, *};
+use crate::model::JobStatus;
+#[cfg(test)]
+use crate::model::JobStatus::*;
 
 /// Is `from -> to` a transition the engine may make?
 pub fn allowed(from: JobStatus, to: JobStatus) -> bool {
-    match (from, to) {
-        // Claimed by a worker.
-        (Queued, Submitting) => true,
-        // Accepted by the provider; progress updates stay in processing.
-        (Submitting, Processing) | (Processing, Processing) => true,
-        // Provider finished; the result is being stored.
-        (Processing, Saving) => true,
-        // Stored: the only way to completed.
-        (Saving, Completed) => true,
-        // A retryable failure before anything was stored goes back to the queue.
-        (Submitting, Queued) | (Processing, Queued) => true,
-        // Saving that must wait (library unavailable) stays in saving;
-        // being held after crashes keeps the phase.
-        (Submitting, Submitting) | (Saving, Saving) => true,
-        // Give up, or the user cancels, from any non-terminal state.
-        (f, Failed) | (f, Canceled) if !f.is_terminal() => true,
-        // Only an explicit user retry leaves a terminal failure.
-        (Failed, Queued) | (Canceled, Queued) => true,
-        _ => false,
-    }
+    from.may_become(to)
 }
 
 #[cfg(test)]

@@ -1,16 +1,47 @@
-//! Every change a job can go through, each one guarded transaction body.
-//! Callers run these inside `Store::write` and publish the returned summary.
+//! Every change a job can go through, each one guarded transaction body
+//! built from typed state changes (`store::jobs::SetState`); the SQL lives
+//! in `store/`. Callers run these inside `Store::write` and publish the
+//! returned summary.
 
-use crate::model::{Asset, JobStatus, JobStatus::*, JobSummary, LedgerKind};
-use crate::store::jobs::{self as q, Change};
+use crate::jobs::backoff;
+use crate::model::{Asset, JobStatus, JobSummary, LedgerKind};
+use crate::store::jobs::{self as q, Change, Lease, Note, SetState};
 use crate::store::{ledger, Result};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::Transaction;
 
-const RUNNING: &[JobStatus] = &[Submitting, Processing, Saving];
-const NON_TERMINAL: &[JobStatus] = &[Queued, Submitting, Processing, Saving];
+/// The lease a change is made under: the job's current owner and epoch.
+pub fn lease_of(job: &JobSummary, owner: &str) -> Lease {
+    Lease {
+        owner: owner.to_string(),
+        epoch: job.lease_epoch,
+    }
+}
+
+fn apply(
+    tx: &Transaction<'_>,
+    id: &str,
+    lease: Option<&Lease>,
+    set: SetState<'_>,
+    note: Note<'_>,
+    attempt: Option<u32>,
+    now: i64,
+) -> Result<Option<JobSummary>> {
+    q::change(
+        tx,
+        &Change {
+            id,
+            lease,
+            set,
+            note,
+            attempt,
+            now,
+        },
+    )
+}
 
 /// Claim the next due job of `provider` if its concurrency limit allows:
 /// writes the attempt row and the reservation before any provider call.
+/// The claim bumps the job's lease epoch: the returned job carries it.
 pub fn claim(
     tx: &Transaction<'_>,
     provider: &str,
@@ -19,34 +50,19 @@ pub fn claim(
     lease_until: i64,
     now: i64,
 ) -> Result<Option<JobSummary>> {
-    if q::running_count(tx, provider, now)? >= limit {
+    if q::running_count(tx, provider)? >= limit {
         return Ok(None);
     }
     let Some(id) = q::next_due(tx, provider, now)? else {
         return Ok(None);
     };
-    let attempt: u32 = tx.query_row(
-        "SELECT attempt_count + 1 FROM jobs WHERE id = ?1",
-        [&id],
-        |r| r.get(0),
-    )?;
+    let attempt = q::next_attempt(tx, &id)?;
     let detail = format!("claimed by worker {owner}, attempt {attempt}");
-    let Some(job) = q::change(
-        tx,
-        &Change {
-            id: &id,
-            from: &[Queued],
-            owner: None,
-            to: Submitting,
-            set: ", attempt_count = attempt_count + 1, lease_owner = ?5, lease_expires_at = ?6, \
-                  handle = NULL, progress = NULL, error_code = NULL, error_message = NULL",
-            args: &[&owner, &lease_until],
-            detail: Some(&detail),
-            attempt: Some(attempt),
-            now,
-        },
-    )?
-    else {
+    let set = SetState::Claim {
+        owner,
+        until: lease_until,
+    };
+    let Some(job) = apply(tx, &id, None, set, Note::Line(&detail), Some(attempt), now)? else {
         return Ok(None);
     };
     q::insert_attempt(tx, &job.id, attempt, &job.provider, &job.model, now)?;
@@ -65,24 +81,20 @@ pub fn claim(
 pub fn accepted(
     tx: &Transaction<'_>,
     job: &JobSummary,
-    owner: &str,
+    lease: &Lease,
     handle: &str,
     detail: &str,
     now: i64,
 ) -> Result<Option<JobSummary>> {
-    let out = q::change(
+    let set = SetState::Accepted { handle };
+    let out = apply(
         tx,
-        &Change {
-            id: &job.id,
-            from: &[Submitting],
-            owner: Some(owner),
-            to: Processing,
-            set: ", handle = ?5, progress = 0.0",
-            args: &[&handle],
-            detail: Some(detail),
-            attempt: Some(job.attempts),
-            now,
-        },
+        &job.id,
+        Some(lease),
+        set,
+        Note::Line(detail),
+        Some(job.attempts),
+        now,
     )?;
     if out.is_some() {
         q::set_attempt_handle(tx, &job.id, job.attempts, handle)?;
@@ -94,80 +106,72 @@ pub fn accepted(
 pub fn progress(
     tx: &Transaction<'_>,
     job: &JobSummary,
-    owner: &str,
+    lease: &Lease,
     progress: f64,
     now: i64,
 ) -> Result<Option<JobSummary>> {
-    q::change(
-        tx,
-        &Change {
-            id: &job.id,
-            from: &[Processing],
-            owner: Some(owner),
-            to: Processing,
-            set: ", progress = ?5",
-            args: &[&progress.clamp(0.0, 1.0)],
-            detail: None,
-            attempt: None,
-            now,
-        },
-    )
+    let set = SetState::Progress(progress);
+    apply(tx, &job.id, Some(lease), set, Note::None, None, now)
 }
 
 /// The provider finished; the result is to be stored.
 pub fn provider_done(
     tx: &Transaction<'_>,
     job: &JobSummary,
-    owner: &str,
+    lease: &Lease,
     now: i64,
 ) -> Result<Option<JobSummary>> {
-    q::change(
+    let note = Note::Line("provider finished; saving to the library");
+    apply(
         tx,
-        &Change {
-            id: &job.id,
-            from: &[Processing],
-            owner: Some(owner),
-            to: Saving,
-            set: ", progress = 1.0",
-            args: &[],
-            detail: Some("provider finished; saving to the library"),
-            attempt: Some(job.attempts),
-            now,
-        },
+        &job.id,
+        Some(lease),
+        SetState::ProviderDone,
+        note,
+        Some(job.attempts),
+        now,
     )
+}
+
+/// Why a requeue happened.
+pub struct Failure<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    pub http_status: Option<u16>,
 }
 
 /// A retryable failure before anything was stored: back to the queue until
 /// `next_run_at`. The reservation stays for the next attempt of this run.
-#[allow(clippy::too_many_arguments)]
 pub fn requeue(
     tx: &Transaction<'_>,
     job: &JobSummary,
-    owner: &str,
-    code: &str,
-    message: &str,
-    http_status: Option<u16>,
+    lease: &Lease,
+    failure: &Failure<'_>,
     next_run_at: i64,
     now: i64,
 ) -> Result<Option<JobSummary>> {
+    let Failure {
+        code,
+        message,
+        http_status,
+    } = *failure;
     let detail = format!(
         "attempt {} failed ({code}): {message}; retrying",
         job.attempts
     );
-    let out = q::change(
+    let set = SetState::Requeue {
+        at: next_run_at,
+        code,
+        message,
+    };
+    let out = apply(
         tx,
-        &Change {
-            id: &job.id,
-            from: &[Submitting, Processing],
-            owner: Some(owner),
-            to: Queued,
-            set: ", next_run_at = ?5, lease_owner = NULL, lease_expires_at = NULL, \
-                  handle = NULL, progress = NULL, error_code = ?6, error_message = ?7",
-            args: &[&next_run_at, &code, &message],
-            detail: Some(&detail),
-            attempt: Some(job.attempts),
-            now,
-        },
+        &job.id,
+        Some(lease),
+        set,
+        Note::Line(&detail),
+        Some(job.attempts),
+        now,
     )?;
     if out.is_some() {
         q::finish_attempt(
@@ -183,32 +187,77 @@ pub fn requeue(
     Ok(out)
 }
 
-/// Storing must wait (library folder unavailable, download failed): stay in
-/// `saving`, let the lease lapse at `retry_at` so recovery redoes the save.
-/// Not a crash, so the lease owner is cleared and no crash is counted.
+/// How deferred saves back off and when they give up.
+#[derive(Debug, Clone, Copy)]
+pub struct DeferPolicy {
+    pub base_ms: u64,
+    pub max_ms: u64,
+    /// After this long waiting, the job is held for the user.
+    pub hold_after_ms: u64,
+}
+
+/// Storing must wait (library folder unavailable, disk full): stay in
+/// `saving` with a growing, capped backoff, counted in one timeline line;
+/// once it has waited `hold_after_ms`, hold the job for the user with the
+/// reason. Not a crash: the lease owner is cleared and no crash is counted.
 pub fn defer_saving(
     tx: &Transaction<'_>,
     job: &JobSummary,
-    owner: &str,
+    lease: &Lease,
+    code: &str,
     reason: &str,
-    retry_at: i64,
+    policy: DeferPolicy,
     now: i64,
 ) -> Result<Option<JobSummary>> {
-    let detail = format!("could not save yet: {reason}; will retry");
-    q::change(
-        tx,
-        &Change {
-            id: &job.id,
-            from: &[Saving],
-            owner: Some(owner),
-            to: Saving,
-            set: ", lease_owner = NULL, lease_expires_at = ?5, error_message = ?6",
-            args: &[&retry_at, &reason],
-            detail: Some(&detail),
-            attempt: Some(job.attempts),
+    let Some((deferrals, since)) = q::save_deferral(tx, &job.id)? else {
+        return Ok(None);
+    };
+    let waited = since.map_or(0, |s| now.saturating_sub(s));
+    if waited >= policy.hold_after_ms as i64 && deferrals > 0 {
+        let line = format!(
+            "held: could not save for {}: {reason}; resume once fixed",
+            minutes(waited)
+        );
+        let set = SetState::HoldSave {
+            code,
+            reason: &line,
+        };
+        return apply(
+            tx,
+            &job.id,
+            Some(lease),
+            set,
+            Note::Line(&line),
+            Some(job.attempts),
             now,
-        },
-    )
+        );
+    }
+    let tries = deferrals + 1;
+    let wait = backoff::delay(tries, policy.base_ms, policy.max_ms, None);
+    let retry_at = now + wait.as_millis() as i64;
+    let line = format!(
+        "could not save yet: {reason}; tried {tries} time{}, will retry",
+        if tries == 1 { "" } else { "s" }
+    );
+    let set = SetState::DeferSave {
+        retry_at,
+        code,
+        reason,
+    };
+    let note = Note::Repeat {
+        prefix: "could not save yet:",
+        line: &line,
+    };
+    apply(tx, &job.id, Some(lease), set, note, Some(job.attempts), now)
+}
+
+fn minutes(ms: i64) -> String {
+    let m = ms / 60_000;
+    if m < 1 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{m} min")
+    }
 }
 
 /// How a job ends.
@@ -229,68 +278,34 @@ pub enum Outcome {
 
 /// The one settlement function: polls, webhooks, recovery and the user all
 /// end jobs through it. Guarded by a non-terminal status (and, for a worker,
-/// its lease); its side effects are keyed by UNIQUE constraints, so settling
-/// twice changes nothing and charges nothing twice. Returns None when the job
-/// was already terminal (or the worker lost it).
+/// its lease and epoch); its side effects are keyed by UNIQUE constraints,
+/// so settling twice changes nothing and charges nothing twice. Returns None
+/// when the job was already terminal (or the worker lost it).
 pub fn settle(
     tx: &Transaction<'_>,
     job_id: &str,
-    owner: Option<&str>,
+    lease: Option<&Lease>,
     outcome: &Outcome,
     now: i64,
 ) -> Result<Option<JobSummary>> {
-    let (from, to, set, detail): (&[JobStatus], JobStatus, &str, String) = match outcome {
+    let (set, detail) = match outcome {
         Outcome::Completed { assets } => (
-            &[Saving],
-            Completed,
-            ", lease_owner = NULL, lease_expires_at = NULL, progress = 1.0, crash_count = 0, \
-               error_code = NULL, error_message = NULL, thumb_path = ?5, asset_count = ?6",
-            format!("stored {} image(s)", assets.len()),
+            SetState::Completed {
+                thumb: assets.first().map(|a| a.thumb_path.as_str()),
+                assets: assets.len() as u32,
+            },
+            match assets.len() {
+                1 => "stored 1 image".to_string(),
+                n => format!("stored {n} images"),
+            },
         ),
         Outcome::Failed { code, message, .. } => (
-            NON_TERMINAL,
-            Failed,
-            ", lease_owner = NULL, lease_expires_at = NULL, error_code = ?5, error_message = ?6",
+            SetState::Failed { code, message },
             format!("failed ({code}): {message}"),
         ),
-        Outcome::Canceled { reason } => (
-            NON_TERMINAL,
-            Canceled,
-            ", lease_owner = NULL, lease_expires_at = NULL, held = 0",
-            format!("canceled: {reason}"),
-        ),
+        Outcome::Canceled { reason } => (SetState::Canceled, format!("canceled: {reason}")),
     };
-    let (code, message) = match outcome {
-        Outcome::Failed { code, message, .. } => (code.as_str(), message.as_str()),
-        _ => ("", ""),
-    };
-    let (thumb, asset_count) = match outcome {
-        Outcome::Completed { assets } => (
-            assets.first().map(|a| a.thumb_path.clone()),
-            assets.len() as i64,
-        ),
-        _ => (None, 0),
-    };
-    let args: Vec<&dyn rusqlite::ToSql> = match outcome {
-        Outcome::Failed { .. } => vec![&code, &message],
-        Outcome::Completed { .. } => vec![&thumb, &asset_count],
-        Outcome::Canceled { .. } => vec![],
-    };
-    let Some(job) = q::change(
-        tx,
-        &Change {
-            id: job_id,
-            from,
-            owner,
-            to,
-            set,
-            args: &args,
-            detail: Some(&detail),
-            attempt: None,
-            now,
-        },
-    )?
-    else {
+    let Some(job) = apply(tx, job_id, lease, set, Note::Line(&detail), None, now)? else {
         return Ok(None);
     };
     match outcome {
@@ -348,7 +363,7 @@ fn release(tx: &Transaction<'_>, job: &JobSummary, now: i64) -> Result<()> {
 /// What recovery did with a job whose lease expired.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recovered {
-    /// This worker now owns it and resumes it from its phase.
+    /// This worker now owns it (under a new epoch) and resumes it.
     Taken(JobSummary),
     /// In flight during too many consecutive crashes: held for the user.
     Held(JobSummary),
@@ -357,8 +372,9 @@ pub enum Recovered {
 }
 
 /// Take over a running job whose lease expired, or hold it if it keeps
-/// crashing the engine. A lapsed lease with no owner is a deferred save, not
-/// a crash, and is not counted.
+/// crashing the engine. A lapsed lease with no owner (a clean release, a
+/// deferred save) is not a crash and is not counted. The caller must not
+/// recover a job it is running itself (see the scheduler's running set).
 pub fn recover(
     tx: &Transaction<'_>,
     job_id: &str,
@@ -367,103 +383,68 @@ pub fn recover(
     crash_limit: u32,
     now: i64,
 ) -> Result<Recovered> {
-    let row: Option<(Option<String>, u32, String)> = tx
-        .query_row(
-            "SELECT lease_owner, crash_count, status FROM jobs WHERE id = ?1 AND held = 0 \
-             AND status IN ('submitting','processing','saving') \
-             AND (lease_expires_at IS NULL OR lease_expires_at <= ?2)",
-            params![job_id, now],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let Some((previous_owner, crashes, status)) = row else {
+    let Some(found) = q::recoverable(tx, job_id, now)? else {
         return Ok(Recovered::Gone);
     };
-    let status: JobStatus = status
-        .parse()
-        .map_err(|e: crate::model::UnknownStatus| q::corrupt("jobs", e.to_string()))?;
-    let crashed = previous_owner.is_some();
+    let (previous_owner, crashes, status) = (found.owner, found.crashes, found.status);
+    // No owner: released cleanly or a deferred save. This very worker: its
+    // runner handed the job back after an error without a release. Neither
+    // is a crash.
+    let crashed = previous_owner.as_deref().is_some_and(|p| p != owner);
     let crashes = crashes + u32::from(crashed);
     if crashed && crashes >= crash_limit {
         let detail =
             format!("held: in flight during {crashes} consecutive crashes; resume or discard it");
-        let held = q::change(
-            tx,
-            &Change {
-                id: job_id,
-                from: &[status],
-                owner: None,
-                to: status,
-                set: ", held = 1, crash_count = ?5, lease_owner = NULL, lease_expires_at = NULL",
-                args: &[&crashes],
-                detail: Some(&detail),
-                attempt: None,
-                now,
-            },
-        )?;
+        let set = SetState::HoldCrashed {
+            crashes,
+            reason: &detail,
+        };
+        let held = apply(tx, job_id, None, set, Note::Line(&detail), None, now)?;
         return Ok(held.map_or(Recovered::Gone, Recovered::Held));
     }
-    let detail = match (crashed, previous_owner.as_deref()) {
-        (true, Some(prev)) => {
-            format!("worker {prev} stopped mid-{status}; resumed by {owner}")
-        }
+    let detail = match previous_owner.as_deref() {
+        Some(prev) if crashed => format!("worker {prev} stopped mid-{status}; resumed by {owner}"),
         _ => format!("resuming {status} (worker {owner})"),
     };
-    let taken = q::change(
-        tx,
-        &Change {
-            id: job_id,
-            from: RUNNING,
-            owner: None,
-            to: status,
-            set: ", lease_owner = ?5, lease_expires_at = ?6, crash_count = ?7",
-            args: &[&owner, &lease_until, &crashes],
-            detail: Some(&detail),
-            attempt: None,
-            now,
-        },
-    )?;
+    // A lapsed deferral is the planned retry of a save: its one counted
+    // timeline line says so already.
+    let planned_retry = previous_owner.is_none() && found.save_deferrals > 0;
+    let note = if planned_retry {
+        Note::None
+    } else {
+        Note::Line(&detail)
+    };
+    let set = SetState::TakeOver {
+        owner,
+        until: lease_until,
+        crashes,
+    };
+    let taken = apply(tx, job_id, None, set, note, None, now)?;
     Ok(taken.map_or(Recovered::Gone, Recovered::Taken))
 }
 
-/// The user's retry: a failed or canceled job starts a new run (new
-/// attempts, new reservation) and a held job is released to run again.
+/// The user's retry, decided on the row as it is inside the write
+/// transaction (not on an earlier read): a held running job is resumed (its
+/// guard requires `held`, so a second retry changes nothing and never
+/// touches a live worker's lease); a failed or canceled job starts a new run
+/// (new attempts, new reservation). Returns None when neither applies.
 pub fn retry(
     tx: &Transaction<'_>,
-    job: &JobSummary,
+    job_id: &str,
     extra_attempts: u32,
     now: i64,
 ) -> Result<Option<JobSummary>> {
+    let Some(job) = q::get(tx, job_id)? else {
+        return Ok(None);
+    };
     if job.held && job.status.is_running() {
-        return q::change(
-            tx,
-            &Change {
-                id: &job.id,
-                from: &[job.status],
-                owner: None,
-                to: job.status,
-                set: ", held = 0, crash_count = 0, lease_owner = NULL, lease_expires_at = NULL",
-                args: &[],
-                detail: Some("resumed by the user"),
-                attempt: None,
-                now,
-            },
-        );
+        let note = Note::Line("resumed by the user");
+        return apply(tx, job_id, None, SetState::Resume, note, None, now);
     }
-    q::change(
-        tx,
-        &Change {
-            id: &job.id,
-            from: &[Failed, Canceled],
-            owner: None,
-            to: Queued,
-            set: ", run = run + 1, max_attempts = attempt_count + ?5, next_run_at = ?2, \
-                  held = 0, crash_count = 0, handle = NULL, progress = NULL, \
-                  error_code = NULL, error_message = NULL",
-            args: &[&extra_attempts],
-            detail: Some("retried by the user"),
-            attempt: None,
-            now,
-        },
-    )
+    if !matches!(job.status, JobStatus::Failed | JobStatus::Canceled) {
+        return Ok(None);
+    }
+    let set = SetState::Retry { extra_attempts };
+    let note = Note::Line("retried by the user");
+    apply(tx, job_id, None, set, note, None, now)
 }

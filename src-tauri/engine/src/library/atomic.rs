@@ -88,12 +88,12 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> io::Result<()> {
+pub fn sync_dir(_dir: &Path) -> io::Result<()> {
     // Windows cannot open a directory as a file to flush it; NTFS journals
     // the rename itself.
     Ok(())

@@ -74,6 +74,20 @@ pub enum LibraryError {
 }
 
 impl LibraryError {
+    /// For a save that must wait: a stable code and what the user sees
+    /// ("library folder unavailable", "disk full").
+    pub fn wait_reason(&self) -> (&'static str, String) {
+        match self {
+            LibraryError::Io { source, .. } if is_disk_full(source) => {
+                ("disk_full", format!("disk full: {self}"))
+            }
+            _ => (
+                "library_unavailable",
+                format!("library folder unavailable: {self}"),
+            ),
+        }
+    }
+
     /// Whether retrying later can succeed without a different input: the user
     /// can plug the drive back in or fix permissions; a bad image stays bad.
     pub fn is_retryable(&self) -> bool {
@@ -88,6 +102,13 @@ impl LibraryError {
             | LibraryError::Thumbnail(_) => false,
         }
     }
+}
+
+fn is_disk_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> LibraryError + '_ {
@@ -168,27 +189,75 @@ impl Library {
         })
     }
 
-    /// `root/YYYY/MM/DD/{job_id}-{output_index}-{slug}.png`, dated by
-    /// `created_at` (UTC) so a save redone after a crash lands on the same
-    /// path.
-    pub fn path_for(&self, p: &GenerationParams) -> PathBuf {
-        let date = p.created_at.date_naive();
+    /// `root/YYYY/MM/DD`, the folder of a job created at `created_at` (UTC).
+    pub fn dated_dir(&self, created_at: chrono::DateTime<chrono::Utc>) -> PathBuf {
+        let date = created_at.date_naive();
         self.root
             .join(format!("{:04}", date.year()))
             .join(format!("{:02}", date.month()))
             .join(format!("{:02}", date.day()))
-            .join(format!(
-                "{}-{}-{}.png",
-                safe_id(&p.job_id),
-                p.output_index,
-                slug::slug(&p.prompt, SLUG_CHARS)
-            ))
     }
 
-    /// `thumbs/{job_id}-{output_index}.png`.
-    pub fn thumb_path_for(&self, p: &GenerationParams) -> PathBuf {
-        self.thumbs
-            .join(format!("{}-{}.png", safe_id(&p.job_id), p.output_index))
+    /// `root/YYYY/MM/DD/{job_id}-{epoch}-{output_index}-{slug}.png`, dated
+    /// by `created_at` (UTC). `epoch` is the lease epoch of the runner that
+    /// writes it: two runners of one job (one of them superseded) never write
+    /// the same file, so each removes only its own, and an asset row always
+    /// names the file of the runner that completed the job.
+    pub fn path_for(&self, p: &GenerationParams, epoch: i64) -> PathBuf {
+        self.dated_dir(p.created_at).join(format!(
+            "{}-{epoch}-{}-{}.png",
+            safe_id(&p.job_id),
+            p.output_index,
+            slug::slug(&p.prompt, SLUG_CHARS)
+        ))
+    }
+
+    /// `thumbs/{job_id}-{epoch}-{output_index}.png`.
+    pub fn thumb_path_for(&self, p: &GenerationParams, epoch: i64) -> PathBuf {
+        self.thumbs.join(format!(
+            "{}-{epoch}-{}.png",
+            safe_id(&p.job_id),
+            p.output_index
+        ))
+    }
+
+    /// Removes every file of job `job_id` (images, thumbnails and leftover
+    /// temp files of any runner) except those in `keep`. Used when a job
+    /// ends failed or canceled (keep nothing) or completed (keep its
+    /// assets), so the library holds no file without an asset row.
+    pub fn remove_job_files(
+        &self,
+        job_id: &str,
+        created_at: chrono::DateTime<chrono::Utc>,
+        keep: &[PathBuf],
+    ) -> Result<usize, LibraryError> {
+        let id = safe_id(job_id);
+        let (name, temp) = (format!("{id}-"), format!(".{id}-"));
+        let mut removed = 0;
+        for dir in [self.dated_dir(created_at), self.thumbs.clone()] {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(LibraryError::Io { path: dir, source }),
+            };
+            for entry in entries.flatten() {
+                let file_name = entry.file_name();
+                let file_name = file_name.to_string_lossy();
+                if !(file_name.starts_with(&name) || file_name.starts_with(&temp)) {
+                    continue;
+                }
+                let path = entry.path();
+                if keep.contains(&path) {
+                    continue;
+                }
+                match fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(source) => return Err(LibraryError::Io { path, source }),
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Validates `bytes`, embeds the metadata and stores image and thumbnail.
@@ -196,19 +265,24 @@ impl Library {
     /// PNG input keeps its original encoding (only text chunks are added);
     /// JPEG and WebP are re-encoded as PNG. Saving the same input with the
     /// same parameters again yields the same path and identical files.
-    pub fn save(&self, bytes: &[u8], p: &GenerationParams) -> Result<SavedAsset, LibraryError> {
+    pub fn save(
+        &self,
+        bytes: &[u8],
+        p: &GenerationParams,
+        epoch: i64,
+    ) -> Result<SavedAsset, LibraryError> {
         self.check_writable()?;
         let valid = validate::validate(bytes, &self.limits)?;
         let png = with_metadata(bytes, &valid, p)?;
         let thumb = thumbnail::thumbnail_png(&valid.image, self.thumb_side)?;
         let sha256 = hex::encode(Sha256::digest(&png));
 
-        let path = self.path_for(p);
+        let path = self.path_for(p, epoch);
         self.create_dated_dirs(&path)?;
         write_file(&path, &png)?;
 
-        let thumb_path = self.thumb_path_for(p);
-        fs::create_dir_all(&self.thumbs).map_err(io_error(&self.thumbs))?;
+        let thumb_path = self.thumb_path_for(p, epoch);
+        create_dir_durably(&self.thumbs)?;
         write_file(&thumb_path, &thumb)?;
 
         Ok(SavedAsset {
@@ -236,7 +310,9 @@ impl Library {
         for part in rel.components() {
             current.push(part);
             match fs::create_dir(&current) {
-                Ok(()) => {}
+                // The new folder's entry must survive a crash before any
+                // file in it is reported as stored.
+                Ok(()) => sync_parent(&current)?,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     return Err(LibraryError::Missing(self.root.clone()))
@@ -276,6 +352,42 @@ fn with_metadata(
         .write_to(&mut encoded, ImageFormat::Png)
         .map_err(LibraryError::Encode)?;
     Ok(metadata::embed_generation_params(encoded.get_ref(), p)?)
+}
+
+/// `create_dir_all` that also fsyncs the parent of every folder it made.
+fn create_dir_durably(dir: &Path) -> Result<(), LibraryError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durably(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => sync_parent(dir),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(LibraryError::Io {
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn sync_parent(dir: &Path) -> Result<(), LibraryError> {
+    match dir.parent() {
+        Some(parent) => atomic::sync_dir(parent).map_err(io_error(parent)),
+        None => Ok(()),
+    }
+}
+
+/// The pixel count an encoded image declares in its header (None when the
+/// header cannot be read: decoding will then report why).
+pub fn declared_pixels(bytes: &[u8]) -> Option<u64> {
+    let (w, h) = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()?
+        .into_dimensions()
+        .ok()?;
+    Some(u64::from(w) * u64::from(h))
 }
 
 /// Atomic write that first clears temp files a crashed earlier save left.
@@ -389,14 +501,14 @@ mod tests {
         let lib = library(&f);
         let p = params("job42", 1);
         let input = image_bytes(320, 200, ImageFormat::Png);
-        let saved = lib.save(&input, &p).unwrap();
+        let saved = lib.save(&input, &p, 1).unwrap();
 
         assert_eq!(
             saved.path,
             f.root
-                .join("2025/01/02/job42-1-a-quiet-lake-at-dawn-mist-over-the-water.png")
+                .join("2025/01/02/job42-1-1-a-quiet-lake-at-dawn-mist-over-the-water.png")
         );
-        assert_eq!(saved.thumb_path, f.thumbs.join("job42-1.png"));
+        assert_eq!(saved.thumb_path, f.thumbs.join("job42-1-1.png"));
         assert_eq!(
             (saved.width, saved.height, saved.output_index),
             (320, 200, 1)
@@ -423,9 +535,9 @@ mod tests {
         // Only the two files: no temp or probe leftovers.
         assert_eq!(
             files(&f.root),
-            ["2025/01/02/job42-1-a-quiet-lake-at-dawn-mist-over-the-water.png"]
+            ["2025/01/02/job42-1-1-a-quiet-lake-at-dawn-mist-over-the-water.png"]
         );
-        assert_eq!(files(&f.thumbs), ["job42-1.png"]);
+        assert_eq!(files(&f.thumbs), ["job42-1-1.png"]);
     }
 
     #[test]
@@ -437,7 +549,7 @@ mod tests {
             .enumerate()
         {
             let p = params("j", i as u32);
-            let saved = lib.save(&image_bytes(100, 80, format), &p).unwrap();
+            let saved = lib.save(&image_bytes(100, 80, format), &p, 1).unwrap();
             let stored = fs::read(&saved.path).unwrap();
             assert_eq!(image::guess_format(&stored).unwrap(), ImageFormat::Png);
             assert_eq!(metadata::read_generation_params(&stored).unwrap(), Some(p));
@@ -457,7 +569,7 @@ mod tests {
         input.extend_from_slice(&[1, 2, 3, 4]);
         input.extend_from_slice(&png[33..]);
         assert!(metadata::embed_png_text(&input, &[]).is_err());
-        let saved = lib.save(&input, &params("j", 0)).unwrap();
+        let saved = lib.save(&input, &params("j", 0), 1).unwrap();
         let stored = fs::read(&saved.path).unwrap();
         assert!(metadata::read_generation_params(&stored).unwrap().is_some());
         let decoded = image::load_from_memory(&stored).unwrap();
@@ -473,7 +585,7 @@ mod tests {
         let lib = library(&f);
         let p = params("job7", 0);
         let input = image_bytes(120, 90, ImageFormat::Png);
-        let first = lib.save(&input, &p).unwrap();
+        let first = lib.save(&input, &p, 1).unwrap();
         let first_bytes = fs::read(&first.path).unwrap();
 
         // A crash mid-write would leave a temp sibling behind.
@@ -484,7 +596,7 @@ mod tests {
         ));
         fs::write(&stale, b"half a png").unwrap();
 
-        let second = lib.save(&input, &p).unwrap();
+        let second = lib.save(&input, &p, 1).unwrap();
         assert_eq!(first, second);
         assert_eq!(fs::read(&second.path).unwrap(), first_bytes);
         assert!(!stale.exists());
@@ -498,7 +610,7 @@ mod tests {
         let root = f.root.join("unplugged-drive");
         let lib = Library::new(root.clone(), f.thumbs.clone(), ImageLimits::default());
         let err = lib
-            .save(&image_bytes(10, 10, ImageFormat::Png), &params("j", 0))
+            .save(&image_bytes(10, 10, ImageFormat::Png), &params("j", 0), 1)
             .unwrap_err();
         assert!(
             matches!(&err, LibraryError::Missing(p) if *p == root),
@@ -531,7 +643,7 @@ mod tests {
         let f = fixture();
         fs::set_permissions(&f.root, fs::Permissions::from_mode(0o555)).unwrap();
         let err = library(&f)
-            .save(&image_bytes(10, 10, ImageFormat::Png), &params("j", 0))
+            .save(&image_bytes(10, 10, ImageFormat::Png), &params("j", 0), 1)
             .unwrap_err();
         fs::set_permissions(&f.root, fs::Permissions::from_mode(0o755)).unwrap();
         assert!(matches!(err, LibraryError::NotWritable { .. }), "{err}");
@@ -558,7 +670,7 @@ mod tests {
         let f = fixture();
         let lib = library(&f);
         let err = lib
-            .save(b"<html>503 Service Unavailable</html>", &params("j", 0))
+            .save(b"<html>503 Service Unavailable</html>", &params("j", 0), 1)
             .unwrap_err();
         assert!(
             matches!(err, LibraryError::Invalid(ValidateError::UnknownFormat)),
@@ -567,7 +679,7 @@ mod tests {
         assert!(!err.is_retryable());
         let png = image_bytes(64, 64, ImageFormat::Png);
         let err = lib
-            .save(&png[..png.len() / 2], &params("j", 0))
+            .save(&png[..png.len() / 2], &params("j", 0), 1)
             .unwrap_err();
         assert!(
             matches!(err, LibraryError::Invalid(ValidateError::Decode(_))),
@@ -586,7 +698,7 @@ mod tests {
         };
         let lib = Library::new(f.root.clone(), f.thumbs.clone(), limits);
         let err = lib
-            .save(&image_bytes(40, 30, ImageFormat::Png), &params("j", 0))
+            .save(&image_bytes(40, 30, ImageFormat::Png), &params("j", 0), 1)
             .unwrap_err();
         assert!(
             matches!(
@@ -608,11 +720,17 @@ mod tests {
         let lib = library(&f);
         let mut p = params("../../etc", 3);
         p.prompt = "../../etc/passwd".into();
-        let path = lib.path_for(&p);
-        assert_eq!(path, f.root.join("2025/01/02/______etc-3-etc-passwd.png"));
-        assert_eq!(lib.thumb_path_for(&p), f.thumbs.join("______etc-3.png"));
+        let path = lib.path_for(&p, 1);
+        assert_eq!(path, f.root.join("2025/01/02/______etc-1-3-etc-passwd.png"));
+        assert_eq!(
+            lib.thumb_path_for(&p, 1),
+            f.thumbs.join("______etc-1-3.png")
+        );
         p.job_id = String::new();
         p.prompt = "🌅".into();
-        assert_eq!(lib.path_for(&p), f.root.join("2025/01/02/job-3-image.png"));
+        assert_eq!(
+            lib.path_for(&p, 1),
+            f.root.join("2025/01/02/job-1-3-image.png")
+        );
     }
 }

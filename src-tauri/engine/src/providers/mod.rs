@@ -116,6 +116,19 @@ impl ProviderError {
     }
 }
 
+/// A provider call without its key: a missing key is the user's to fix
+/// (not retried); a keychain that cannot be reached may come back (a locked
+/// keyring), so it is retried.
+impl From<crate::secrets::KeyError> for ProviderError {
+    fn from(e: crate::secrets::KeyError) -> Self {
+        let kind = match e {
+            crate::secrets::KeyError::Missing(_) => FailureKind::Auth,
+            crate::secrets::KeyError::Unavailable(_) => FailureKind::Retryable,
+        };
+        ProviderError::new(kind, e.to_string())
+    }
+}
+
 pub struct SubmitRequest<'a> {
     pub job_id: &'a str,
     pub attempt: u32,

@@ -2,10 +2,10 @@
 //! so a provider polling every 200 ms does not ask the keychain each time.
 
 use super::{ApiKey, KeyStore, KeychainError, MemoryKeyStore, OsKeyStore};
-use crate::providers::{FailureKind, ProviderError};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use ts_rs::TS;
 
 /// Where a provider's key stands, as Settings and the generate panel show it.
@@ -23,6 +23,11 @@ pub enum KeyState {
     },
 }
 
+/// How long a "no key" answer is trusted. A key can be added outside this
+/// process (another Easel, the CLI, a keychain app); a stored key is not
+/// re-read, since a provider call that fails with it reports that anyway.
+pub const NEGATIVE_TTL: Duration = Duration::from_secs(30);
+
 #[derive(Clone)]
 pub struct Keys {
     inner: Arc<Inner>,
@@ -30,16 +35,36 @@ pub struct Keys {
 
 struct Inner {
     store: Arc<dyn KeyStore>,
-    /// Only answers the keychain gave; failures are asked again next time.
-    cache: Mutex<HashMap<String, Option<ApiKey>>>,
+    negative_ttl: Duration,
+    cache: Mutex<Cache>,
+}
+
+/// Only answers the keychain gave; failures are asked again next time.
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<String, Entry>,
+    /// Bumped when a write starts and when it ends, so a read that overlapped
+    /// a write (and may have seen the old value) does not cache its answer.
+    generation: u64,
+}
+
+struct Entry {
+    key: Option<ApiKey>,
+    read_at: Instant,
 }
 
 impl Keys {
     pub fn new(store: Arc<dyn KeyStore>) -> Keys {
+        Keys::with_negative_ttl(store, NEGATIVE_TTL)
+    }
+
+    /// Like `new`, trusting "no key" answers for `ttl` (tests shorten it).
+    pub fn with_negative_ttl(store: Arc<dyn KeyStore>, ttl: Duration) -> Keys {
         Keys {
             inner: Arc::new(Inner {
                 store,
-                cache: Mutex::new(HashMap::new()),
+                negative_ttl: ttl,
+                cache: Mutex::new(Cache::default()),
             }),
         }
     }
@@ -54,9 +79,45 @@ impl Keys {
         Keys::new(Arc::new(MemoryKeyStore::default()))
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<ApiKey>>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
         // Entries are replaced whole, so a poisoned map is still consistent.
         self.inner.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cached answer for `provider`, if still trusted.
+    fn cached(&self, cache: &Cache, provider: &str) -> Option<Option<ApiKey>> {
+        let entry = cache.entries.get(provider)?;
+        let fresh = entry.key.is_some() || entry.read_at.elapsed() < self.inner.negative_ttl;
+        fresh.then(|| entry.key.clone())
+    }
+
+    /// Start a write: drop the cached answer (if the write fails, the next
+    /// read asks the keychain) and return the generation it runs under.
+    fn begin_write(&self, provider: &str) -> u64 {
+        let mut cache = self.cache();
+        cache.entries.remove(provider);
+        cache.generation += 1;
+        cache.generation
+    }
+
+    /// End a write: cache `key` only if no other write started meanwhile
+    /// (which of two overlapping writes the keychain kept is unknown).
+    fn end_write(&self, provider: &str, started: u64, key: Option<Option<ApiKey>>) {
+        let mut cache = self.cache();
+        let alone = cache.generation == started;
+        cache.generation += 1;
+        match key {
+            Some(key) if alone => {
+                let entry = Entry {
+                    key,
+                    read_at: Instant::now(),
+                };
+                cache.entries.insert(provider.to_string(), entry);
+            }
+            _ => {
+                cache.entries.remove(provider);
+            }
+        }
     }
 
     /// Run a keychain call off the async runtime (it is blocking IPC).
@@ -71,30 +132,42 @@ impl Keys {
     }
 
     pub async fn get(&self, provider: &str) -> Result<Option<ApiKey>, KeychainError> {
-        if let Some(known) = self.cache().get(provider) {
-            return Ok(known.clone());
-        }
+        let started = {
+            let cache = self.cache();
+            if let Some(known) = self.cached(&cache, provider) {
+                return Ok(known);
+            }
+            cache.generation
+        };
         let id = provider.to_string();
         let key = self.blocking(move |s| s.get(&id)).await?;
-        self.cache().insert(provider.to_string(), key.clone());
+        let mut cache = self.cache();
+        // A write since the read started may have changed the key: answer
+        // this caller, but leave the cache to that write.
+        if cache.generation == started {
+            let entry = Entry {
+                key: key.clone(),
+                read_at: Instant::now(),
+            };
+            cache.entries.insert(provider.to_string(), entry);
+        }
         Ok(key)
     }
 
     pub async fn set(&self, provider: &str, key: ApiKey) -> Result<(), KeychainError> {
         let (id, stored) = (provider.to_string(), key.clone());
-        // Forget first: if the write fails, the next read asks the keychain.
-        self.cache().remove(provider);
-        self.blocking(move |s| s.set(&id, &stored)).await?;
-        self.cache().insert(provider.to_string(), Some(key));
-        Ok(())
+        let started = self.begin_write(provider);
+        let result = self.blocking(move |s| s.set(&id, &stored)).await;
+        self.end_write(provider, started, result.is_ok().then_some(Some(key)));
+        result
     }
 
     pub async fn delete(&self, provider: &str) -> Result<bool, KeychainError> {
         let id = provider.to_string();
-        self.cache().remove(provider);
-        let existed = self.blocking(move |s| s.delete(&id)).await?;
-        self.cache().insert(provider.to_string(), None);
-        Ok(existed)
+        let started = self.begin_write(provider);
+        let result = self.blocking(move |s| s.delete(&id)).await;
+        self.end_write(provider, started, result.is_ok().then_some(None));
+        result
     }
 
     pub async fn state(&self, provider: &str, needs_key: bool) -> KeyState {
@@ -110,25 +183,34 @@ impl Keys {
         }
     }
 
-    /// The key a provider call needs, or the failure to record on the job:
-    /// a missing key is the user's to fix (not retried), a keychain that
-    /// cannot be reached may come back (a locked keyring), so it is retried.
-    pub async fn require(&self, provider: &str) -> Result<ApiKey, ProviderError> {
+    /// The key a provider call needs, or why there is none. Providers map
+    /// this to their failure kinds (`providers::ProviderError: From`).
+    pub async fn require(&self, provider: &str) -> Result<ApiKey, KeyError> {
         match self.get(provider).await {
             Ok(Some(key)) => Ok(key),
-            Ok(None) => Err(ProviderError::new(
-                FailureKind::Auth,
-                format!("no API key for {provider}: add one in Settings"),
-            )),
-            Err(e) => Err(ProviderError::new(FailureKind::Retryable, e.to_string())),
+            Ok(None) => Err(KeyError::Missing(provider.to_string())),
+            Err(e) => Err(KeyError::Unavailable(e)),
         }
     }
+}
+
+/// Why a provider call has no key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KeyError {
+    /// The user's to fix: not worth retrying.
+    #[error("no API key for {0}: add one in Settings")]
+    Missing(String),
+    /// The keychain cannot be reached now (a locked keyring): may come back.
+    #[error(transparent)]
+    Unavailable(KeychainError),
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use tokio::sync::oneshot;
 
     /// Counts keychain reads, to show the cache saves them.
     #[derive(Default)]
@@ -185,12 +267,12 @@ mod tests {
         let state = keys.state("acme", true).await;
         assert!(matches!(state, KeyState::Unavailable { .. }), "{state:?}");
         let e = keys.require("acme").await.expect_err("unavailable");
-        assert_eq!(e.kind, FailureKind::Retryable);
+        assert!(matches!(e, KeyError::Unavailable(_)), "{e:?}");
 
         store.fail.store(false, Ordering::SeqCst);
         let e = keys.require("acme").await.expect_err("missing");
-        assert_eq!(e.kind, FailureKind::Auth);
-        assert!(e.message.contains("add one in Settings"), "{}", e.message);
+        assert!(matches!(e, KeyError::Missing(_)), "{e:?}");
+        assert!(e.to_string().contains("add one in Settings"), "{e}");
         assert_eq!(
             store.reads.load(Ordering::SeqCst),
             3,
@@ -200,5 +282,103 @@ mod tests {
         store.inner.set("acme", &key("sk-2")).expect("set");
         let fresh = Keys::new(store.clone());
         assert_eq!(fresh.require("acme").await.expect("stored"), key("sk-2"));
+    }
+
+    #[tokio::test]
+    async fn a_missing_key_is_asked_again_after_the_negative_ttl() {
+        let store = Arc::new(Counting::default());
+        let keys = Keys::with_negative_ttl(store.clone(), Duration::from_millis(20));
+        assert_eq!(keys.get("acme").await, Ok(None));
+        // Added outside this process (another Easel, the CLI).
+        store.inner.set("acme", &key("sk-3")).expect("set");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(keys.get("acme").await, Ok(Some(key("sk-3"))));
+        assert_eq!(store.reads.load(Ordering::SeqCst), 2);
+        // A stored key is still cached past the TTL.
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(keys.get("acme").await, Ok(Some(key("sk-3"))));
+        assert_eq!(store.reads.load(Ordering::SeqCst), 2);
+    }
+
+    /// A keychain whose next read, once it has its answer, waits for the
+    /// test: a write can then run while the read is in flight.
+    #[derive(Default)]
+    struct Gated {
+        inner: MemoryKeyStore,
+        gate: Mutex<Option<(oneshot::Sender<()>, mpsc::Receiver<()>)>>,
+    }
+
+    impl Gated {
+        /// Returns (read has its answer, let the read finish).
+        fn hold_next_read(&self) -> (oneshot::Receiver<()>, mpsc::Sender<()>) {
+            let (entered_tx, entered_rx) = oneshot::channel();
+            let (release_tx, release_rx) = mpsc::channel();
+            *self.gate.lock().unwrap_or_else(|p| p.into_inner()) = Some((entered_tx, release_rx));
+            (entered_rx, release_tx)
+        }
+    }
+
+    impl KeyStore for Gated {
+        fn get(&self, p: &str) -> Result<Option<ApiKey>, KeychainError> {
+            let gate = self.gate.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let answer = self.inner.get(p);
+            if let Some((entered, release)) = gate {
+                let _ = entered.send(());
+                let _ = release.recv();
+            }
+            answer
+        }
+        fn set(&self, p: &str, k: &ApiKey) -> Result<(), KeychainError> {
+            self.inner.set(p, k)
+        }
+        fn delete(&self, p: &str) -> Result<bool, KeychainError> {
+            self.inner.delete(p)
+        }
+    }
+
+    /// Run `write` while a `get` of "acme" is in flight; returns what that get answered.
+    async fn read_across<F: std::future::Future>(
+        store: &Gated,
+        keys: &Keys,
+        write: F,
+    ) -> Result<Option<ApiKey>, KeychainError> {
+        let (entered, release) = store.hold_next_read();
+        let reader = tokio::spawn({
+            let keys = keys.clone();
+            async move { keys.get("acme").await }
+        });
+        entered.await.expect("the read started");
+        write.await;
+        release.send(()).expect("the read is waiting");
+        reader.await.expect("the read finished")
+    }
+
+    #[tokio::test]
+    async fn a_read_overlapping_a_delete_does_not_cache_the_old_key() {
+        let store = Arc::new(Gated::default());
+        store.inner.set("acme", &key("sk-old")).expect("set");
+        let keys = Keys::new(store.clone());
+        let seen = read_across(&store, &keys, async {
+            assert_eq!(keys.delete("acme").await, Ok(true));
+        })
+        .await;
+        assert_eq!(
+            seen,
+            Ok(Some(key("sk-old"))),
+            "the read answers what it saw"
+        );
+        assert_eq!(keys.get("acme").await, Ok(None), "but does not cache it");
+    }
+
+    #[tokio::test]
+    async fn a_read_overlapping_a_set_does_not_cache_the_old_answer() {
+        let store = Arc::new(Gated::default());
+        let keys = Keys::new(store.clone());
+        let seen = read_across(&store, &keys, async {
+            keys.set("acme", key("sk-new")).await.expect("set");
+        })
+        .await;
+        assert_eq!(seen, Ok(None));
+        assert_eq!(keys.get("acme").await, Ok(Some(key("sk-new"))));
     }
 }

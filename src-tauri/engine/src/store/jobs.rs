@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 const JOB_COLS: &str = "id, request_id, status, provider, model, prompt, negative_prompt, \
     width, height, count, seed, created_at, updated_at, attempt_count, max_attempts, run, \
     progress, next_run_at, held, crash_count, error_code, error_message, \
-    estimated_cost_micros, seq, favorite, thumb_path, asset_count, reference_ids";
+    estimated_cost_micros, seq, favorite, thumb_path, asset_count, reference_ids, lease_epoch";
 
 fn status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<JobStatus> {
     let text: String = row.get(idx)?;
@@ -68,6 +68,7 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
         thumb_path: row.get(25)?,
         asset_count: row.get(26)?,
         reference_ids: json_col(row, 27)?,
+        lease_epoch: row.get(28)?,
     })
 }
 
@@ -77,6 +78,8 @@ pub struct NewJobRow<'a> {
     pub spec: &'a JobSpec,
     pub max_attempts: u32,
     pub estimated_cost_micros: i64,
+    /// Hash of the normalized request (see `jobs::fingerprint`).
+    pub fingerprint: &'a str,
     pub now: i64,
 }
 
@@ -85,9 +88,9 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
     let sql = format!(
         "INSERT INTO jobs (id, request_id, status, provider, model, prompt, negative_prompt, \
          width, height, count, seed, created_at, updated_at, max_attempts, next_run_at, \
-         estimated_cost_micros, reference_ids, seq) \
+         estimated_cost_micros, reference_ids, request_fingerprint, seq) \
          VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?11, ?13, ?14, \
-         {NEXT_SEQ_SQL}) \
+         ?15, {NEXT_SEQ_SQL}) \
          RETURNING {JOB_COLS}"
     );
     let s = job.spec;
@@ -109,7 +112,8 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
             job.now,
             job.max_attempts,
             job.estimated_cost_micros,
-            references
+            references,
+            job.fingerprint
         ],
         summary,
     )?;
@@ -127,10 +131,19 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<JobSummary>> {
 }
 
 pub fn find_by_request_id(conn: &Connection, request_id: &str) -> Result<Option<JobSummary>> {
-    let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE request_id = ?1");
+    Ok(find_request(conn, request_id)?.map(|(job, _)| job))
+}
+
+/// The job created under `request_id`, with the fingerprint of the request
+/// that created it (None for jobs from before fingerprints were stored).
+pub fn find_request(
+    conn: &Connection,
+    request_id: &str,
+) -> Result<Option<(JobSummary, Option<String>)>> {
+    let sql = format!("SELECT {JOB_COLS}, request_fingerprint FROM jobs WHERE request_id = ?1");
     Ok(conn
         .prepare_cached(&sql)?
-        .query_row([request_id], summary)
+        .query_row([request_id], |r| Ok((summary(r)?, r.get(29)?)))
         .optional()?)
 }
 
@@ -215,61 +228,405 @@ pub fn current_seq(conn: &Connection) -> Result<i64> {
     )
 }
 
-/// A guarded change of a job. `set` holds extra assignments whose parameters
-/// are numbered from ?5 (`?1` status, `?2` now, `?3` id, `?4` lease owner).
+/// The lease a worker holds on a running job: its owner id and the fencing
+/// token (epoch) of the claim or takeover that gave it the job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub epoch: i64,
+}
+
+/// A typed state change (as River's `JobSetState...`): what the engine wants
+/// to happen to a job. The store turns it into one guarded `UPDATE`, numbers
+/// its placeholders itself, and checks the allowed-transition table.
+#[derive(Debug, Clone)]
+pub enum SetState<'a> {
+    /// A queued job is claimed: a new attempt under a new lease and epoch.
+    Claim {
+        owner: &'a str,
+        until: i64,
+    },
+    /// The provider accepted the submission and gave this handle.
+    Accepted {
+        handle: &'a str,
+    },
+    /// Progress while processing.
+    Progress(f64),
+    /// The provider finished; the result is to be stored.
+    ProviderDone,
+    /// A retryable failure before anything was stored: queue again at `at`.
+    Requeue {
+        at: i64,
+        code: &'a str,
+        message: &'a str,
+    },
+    /// Saving must wait (library unavailable): let the lease lapse at
+    /// `retry_at` with no owner, so recovery redoes the save (no crash).
+    DeferSave {
+        retry_at: i64,
+        code: &'a str,
+        reason: &'a str,
+    },
+    /// Saving waited too long: hold the job for the user, with the reason.
+    HoldSave {
+        code: &'a str,
+        reason: &'a str,
+    },
+    /// Stored: `assets` outputs, the first one's thumbnail for the grid.
+    Completed {
+        thumb: Option<&'a str>,
+        assets: u32,
+    },
+    Failed {
+        code: &'a str,
+        message: &'a str,
+    },
+    Canceled,
+    /// Recovery takes over a running job whose lease expired: new owner,
+    /// new epoch, same phase.
+    TakeOver {
+        owner: &'a str,
+        until: i64,
+        crashes: u32,
+    },
+    /// In flight during too many consecutive crashes: held for the user.
+    HoldCrashed {
+        crashes: u32,
+        reason: &'a str,
+    },
+    /// The user resumes a held job: recovery picks it up at once.
+    Resume,
+    /// The user retries a failed or canceled job as a new run.
+    Retry {
+        extra_attempts: u32,
+    },
+}
+
+/// One SET assignment: a bound value, an SQL expression over the row, or
+/// an expression plus a bound value.
+enum Val {
+    Arg(Box<dyn ToSql>),
+    Expr(&'static str),
+    Add(&'static str, Box<dyn ToSql>),
+}
+
+impl SetState<'_> {
+    /// The states the change may start from (a job elsewhere lost the race).
+    fn from(&self) -> &'static [JobStatus] {
+        use JobStatus::*;
+        match self {
+            SetState::Claim { .. } => &[Queued],
+            SetState::Accepted { .. } => &[Submitting],
+            SetState::Progress(_) | SetState::ProviderDone => &[Processing],
+            SetState::Requeue { .. } => &[Submitting, Processing],
+            SetState::DeferSave { .. } | SetState::HoldSave { .. } => &[Saving],
+            SetState::Completed { .. } => &[Saving],
+            SetState::Failed { .. } | SetState::Canceled => &JobStatus::NON_TERMINAL,
+            SetState::TakeOver { .. } | SetState::HoldCrashed { .. } | SetState::Resume => {
+                &JobStatus::RUNNING
+            }
+            SetState::Retry { .. } => &[Failed, Canceled],
+        }
+    }
+
+    /// Where the change leads from `current`.
+    fn to(&self, current: JobStatus) -> JobStatus {
+        use JobStatus::*;
+        match self {
+            SetState::Claim { .. } => Submitting,
+            SetState::Accepted { .. } | SetState::Progress(_) => Processing,
+            SetState::ProviderDone => Saving,
+            SetState::Requeue { .. } | SetState::Retry { .. } => Queued,
+            SetState::Completed { .. } => Completed,
+            SetState::Failed { .. } => Failed,
+            SetState::Canceled => Canceled,
+            SetState::DeferSave { .. }
+            | SetState::HoldSave { .. }
+            | SetState::TakeOver { .. }
+            | SetState::HoldCrashed { .. }
+            | SetState::Resume => current,
+        }
+    }
+
+    /// Extra guard beyond status and lease (`?2` is now).
+    fn condition(&self) -> &'static str {
+        match self {
+            SetState::Claim { .. } => " AND held = 0",
+            SetState::TakeOver { .. } | SetState::HoldCrashed { .. } => {
+                " AND held = 0 AND (lease_expires_at IS NULL OR lease_expires_at <= ?2)"
+            }
+            SetState::Resume => " AND held = 1",
+            _ => "",
+        }
+    }
+
+    fn assignments(&self) -> Vec<(&'static str, Val)> {
+        use Val::{Add, Arg, Expr};
+        fn arg<T: ToSql + 'static>(v: T) -> Val {
+            Arg(Box::new(v))
+        }
+        let text = |s: &str| arg(s.to_string());
+        let release = [
+            ("lease_owner", Expr("NULL")),
+            ("lease_expires_at", Expr("NULL")),
+        ];
+        match self {
+            SetState::Claim { owner, until } => vec![
+                ("attempt_count", Expr("attempt_count + 1")),
+                ("lease_owner", text(owner)),
+                ("lease_expires_at", arg(*until)),
+                ("lease_epoch", Expr("lease_epoch + 1")),
+                ("handle", Expr("NULL")),
+                ("progress", Expr("NULL")),
+                ("error_code", Expr("NULL")),
+                ("error_message", Expr("NULL")),
+            ],
+            SetState::Accepted { handle } => {
+                vec![("handle", text(handle)), ("progress", Expr("0.0"))]
+            }
+            SetState::Progress(p) => vec![("progress", arg(p.clamp(0.0, 1.0)))],
+            SetState::ProviderDone => vec![("progress", Expr("1.0"))],
+            SetState::Requeue { at, code, message } => {
+                let mut v = vec![
+                    ("next_run_at", arg(*at)),
+                    ("handle", Expr("NULL")),
+                    ("progress", Expr("NULL")),
+                    ("error_code", text(code)),
+                    ("error_message", text(message)),
+                ];
+                v.extend(release);
+                v
+            }
+            SetState::DeferSave {
+                retry_at,
+                code,
+                reason,
+            } => vec![
+                ("lease_owner", Expr("NULL")),
+                ("lease_expires_at", arg(*retry_at)),
+                ("error_code", text(code)),
+                ("error_message", text(reason)),
+                ("save_deferrals", Expr("save_deferrals + 1")),
+                (
+                    "save_deferred_since",
+                    Expr("COALESCE(save_deferred_since, ?2)"),
+                ),
+            ],
+            SetState::HoldSave { code, reason } => {
+                let mut v = vec![
+                    ("held", Expr("1")),
+                    ("error_code", text(code)),
+                    ("error_message", text(reason)),
+                ];
+                v.extend(release);
+                v
+            }
+            SetState::Completed { thumb, assets } => {
+                let mut v = vec![
+                    ("progress", Expr("1.0")),
+                    ("crash_count", Expr("0")),
+                    ("error_code", Expr("NULL")),
+                    ("error_message", Expr("NULL")),
+                    ("thumb_path", arg(thumb.map(str::to_string))),
+                    ("asset_count", arg(*assets)),
+                    ("save_deferrals", Expr("0")),
+                    ("save_deferred_since", Expr("NULL")),
+                ];
+                v.extend(release);
+                v
+            }
+            SetState::Failed { code, message } => {
+                let mut v = vec![
+                    ("error_code", text(code)),
+                    ("error_message", text(message)),
+                    ("held", Expr("0")),
+                ];
+                v.extend(release);
+                v
+            }
+            SetState::Canceled => {
+                let mut v = vec![("held", Expr("0"))];
+                v.extend(release);
+                v
+            }
+            SetState::TakeOver {
+                owner,
+                until,
+                crashes,
+            } => vec![
+                ("lease_owner", text(owner)),
+                ("lease_expires_at", arg(*until)),
+                ("lease_epoch", Expr("lease_epoch + 1")),
+                ("crash_count", arg(*crashes)),
+            ],
+            SetState::HoldCrashed { crashes, reason } => {
+                let mut v = vec![
+                    ("held", Expr("1")),
+                    ("crash_count", arg(*crashes)),
+                    ("error_code", text("crashed")),
+                    ("error_message", text(reason)),
+                ];
+                v.extend(release);
+                v
+            }
+            SetState::Resume => {
+                let mut v = vec![
+                    ("held", Expr("0")),
+                    ("crash_count", Expr("0")),
+                    ("error_code", Expr("NULL")),
+                    ("error_message", Expr("NULL")),
+                    ("save_deferrals", Expr("0")),
+                    ("save_deferred_since", Expr("NULL")),
+                ];
+                v.extend(release);
+                v
+            }
+            SetState::Retry { extra_attempts } => vec![
+                ("run", Expr("run + 1")),
+                (
+                    "max_attempts",
+                    Add("attempt_count", Box::new(*extra_attempts)),
+                ),
+                ("next_run_at", Expr("?2")),
+                ("held", Expr("0")),
+                ("crash_count", Expr("0")),
+                ("handle", Expr("NULL")),
+                ("progress", Expr("NULL")),
+                ("error_code", Expr("NULL")),
+                ("error_message", Expr("NULL")),
+                ("save_deferrals", Expr("0")),
+                ("save_deferred_since", Expr("NULL")),
+            ],
+        }
+    }
+}
+
+/// What a change adds to the job's timeline.
+#[derive(Debug, Clone, Copy)]
+pub enum Note<'a> {
+    /// Nothing: not worth a line (progress).
+    None,
+    /// A new line.
+    Line(&'a str),
+    /// Replace the job's latest line when it starts with `prefix` (a
+    /// repeated event, such as another deferred save, counted in one line
+    /// instead of a flood), else add one.
+    Repeat { prefix: &'a str, line: &'a str },
+}
+
+/// A guarded change of a job.
 pub struct Change<'a> {
     pub id: &'a str,
-    pub from: &'a [JobStatus],
-    /// When set, only the worker holding the lease may make the change.
-    pub owner: Option<&'a str>,
-    pub to: JobStatus,
-    pub set: &'a str,
-    pub args: &'a [&'a dyn ToSql],
-    /// A timeline line; None for changes that are not worth one (progress).
-    pub detail: Option<&'a str>,
+    /// When set, only the worker holding this lease (owner and epoch) may
+    /// make the change.
+    pub lease: Option<&'a Lease>,
+    pub set: SetState<'a>,
+    pub note: Note<'a>,
     pub attempt: Option<u32>,
     pub now: i64,
 }
 
+/// Apply `c` as one guarded statement. Returns the job as changed, or None
+/// when the guard did not hold (another change won the race, the lease was
+/// lost). A change the transition table forbids is a bug and an error.
 pub fn change(tx: &Transaction<'_>, c: &Change<'_>) -> Result<Option<JobSummary>> {
     let before: Option<JobStatus> = tx
-        .query_row("SELECT status FROM jobs WHERE id = ?1", [c.id], |r| {
-            status_col(r, 0)
-        })
+        .prepare_cached("SELECT status FROM jobs WHERE id = ?1")?
+        .query_row([c.id], |r| status_col(r, 0))
         .optional()?;
     let Some(before) = before else {
         return Ok(None);
     };
-    if !c.from.contains(&before) {
+    let from = c.set.from();
+    if !from.contains(&before) {
         return Ok(None);
     }
-    let from_list = c
-        .from
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(",");
+    let to = c.set.to(before);
+    if !before.may_become(to) {
+        return Err(StoreError::Transition {
+            id: c.id.to_string(),
+            from: before,
+            to,
+        });
+    }
+    let mut sets = String::new();
+    let mut args: Vec<Box<dyn ToSql>> = Vec::new();
+    // ?1..?5 are the fixed parameters below; assignments number on from ?6.
+    for (col, val) in c.set.assignments() {
+        match val {
+            Val::Arg(v) => {
+                args.push(v);
+                sets.push_str(&format!(", {col} = ?{}", args.len() + 5));
+            }
+            Val::Add(base, v) => {
+                args.push(v);
+                sets.push_str(&format!(", {col} = {base} + ?{}", args.len() + 5));
+            }
+            Val::Expr(e) => sets.push_str(&format!(", {col} = {e}")),
+        }
+    }
+    let from_list = status_list(from);
     let sql = format!(
-        "UPDATE jobs SET status = ?1, updated_at = ?2, seq = {NEXT_SEQ_SQL} {set} \
-         WHERE id = ?3 AND status IN ({from_list}) AND (?4 IS NULL OR lease_owner = ?4) \
+        "UPDATE jobs SET status = ?1, updated_at = ?2, seq = {NEXT_SEQ_SQL}{sets} \
+         WHERE id = ?3 AND status IN ({from_list}) \
+         AND (?4 IS NULL OR (lease_owner = ?4 AND lease_epoch = ?5)){cond} \
          RETURNING {JOB_COLS}",
-        set = c.set
+        cond = c.set.condition()
     );
-    let status_text = c.to.as_str();
-    let mut args: Vec<&dyn ToSql> = vec![&status_text, &c.now, &c.id, &c.owner];
-    args.extend_from_slice(c.args);
+    let status_text = to.as_str();
+    let owner = c.lease.map(|l| l.owner.as_str());
+    let epoch = c.lease.map(|l| l.epoch);
+    let mut all: Vec<&dyn ToSql> = vec![&status_text, &c.now, &c.id, &owner, &epoch];
+    all.extend(args.iter().map(|a| &**a as &dyn ToSql));
     let row = tx
         .prepare_cached(&sql)?
-        .query_row(args.as_slice(), summary)
+        .query_row(all.as_slice(), summary)
         .optional()?;
     let Some(row) = row else {
         return Ok(None);
     };
     bump_seq(tx)?;
-    if let Some(detail) = c.detail {
-        append_timeline(tx, &row, Some(before), c.attempt, detail)?;
+    match c.note {
+        Note::None => {}
+        Note::Line(line) => append_timeline(tx, &row, Some(before), c.attempt, line)?,
+        Note::Repeat { prefix, line } => {
+            if !replace_last_timeline(tx, &row, prefix, line)? {
+                append_timeline(tx, &row, Some(before), c.attempt, line)?;
+            }
+        }
     }
     Ok(Some(row))
+}
+
+/// `'a','b'` for an `IN (...)` list of statuses (constants, not input).
+fn status_list(statuses: &[JobStatus]) -> String {
+    statuses
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The running statuses as an SQL list, derived from `JobStatus::RUNNING`.
+fn running_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| status_list(&JobStatus::RUNNING))
+}
+
+fn replace_last_timeline(
+    tx: &Transaction<'_>,
+    job: &JobSummary,
+    prefix: &str,
+    line: &str,
+) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE timeline SET detail = ?3, at = ?4, seq = ?5 WHERE id = \
+             (SELECT id FROM timeline WHERE job_id = ?1 ORDER BY id DESC LIMIT 1) \
+             AND substr(detail, 1, length(?2)) = ?2",
+        )?
+        .execute(params![job.id, prefix, line, job.updated_at, job.seq])?;
+    Ok(n == 1)
 }
 
 fn append_timeline(
@@ -295,14 +652,24 @@ fn append_timeline(
     Ok(())
 }
 
-/// How many jobs of `provider` a live worker holds right now (all processes).
-pub fn running_count(tx: &Transaction<'_>, provider: &str, now: i64) -> Result<u32> {
-    Ok(tx.query_row(
-        "SELECT COUNT(*) FROM jobs WHERE provider = ?1 AND held = 0 \
-         AND status IN ('submitting','processing','saving') AND lease_expires_at > ?2",
-        params![provider, now],
-        |r| r.get(0),
-    )?)
+/// How many jobs of `provider` are running (all processes), including
+/// those whose worker died and that recovery has not taken over yet: a
+/// takeover keeps the count, so claims never push it past the limit.
+pub fn running_count(tx: &Transaction<'_>, provider: &str) -> Result<u32> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM jobs WHERE provider = ?1 AND held = 0 AND status IN ({})",
+        running_sql()
+    );
+    Ok(tx
+        .prepare_cached(&sql)?
+        .query_row([provider], |r| r.get(0))?)
+}
+
+/// The attempt number the next claim of `id` will use.
+pub fn next_attempt(tx: &Transaction<'_>, id: &str) -> Result<u32> {
+    Ok(tx
+        .prepare_cached("SELECT attempt_count + 1 FROM jobs WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
 }
 
 /// The next queued job of `provider` that is due, oldest first.
@@ -339,39 +706,68 @@ pub fn next_wakeup(conn: &Connection) -> Result<Option<i64>> {
 /// Running jobs whose worker stopped renewing its lease.
 pub fn expired_leases(conn: &Connection, now: i64) -> Result<Vec<JobSummary>> {
     let sql = format!(
-        "SELECT {JOB_COLS} FROM jobs WHERE status IN ('submitting','processing','saving') \
-         AND held = 0 AND (lease_expires_at IS NULL OR lease_expires_at <= ?1) ORDER BY created_at"
+        "SELECT {JOB_COLS} FROM jobs WHERE status IN ({}) \
+         AND held = 0 AND (lease_expires_at IS NULL OR lease_expires_at <= ?1) ORDER BY created_at",
+        running_sql()
     );
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([now], summary)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Extend a lease; false when the worker lost the job (canceled, taken over).
-pub fn heartbeat(tx: &Transaction<'_>, id: &str, owner: &str, until: i64) -> Result<bool> {
-    let n = tx.execute(
-        "UPDATE jobs SET lease_expires_at = ?3 WHERE id = ?1 AND lease_owner = ?2 \
-         AND status IN ('submitting','processing','saving')",
-        params![id, owner, until],
-    )?;
+/// What recovery needs to decide about a job whose lease expired.
+#[derive(Debug, Clone)]
+pub struct Recoverable {
+    /// The last owner: None after a clean release or a deferred save.
+    pub owner: Option<String>,
+    pub crashes: u32,
+    pub status: JobStatus,
+    /// Deferred saves so far (a lapsed deferral is a planned retry).
+    pub save_deferrals: u32,
+}
+
+/// A job whose lease expired, as recovery sees it; None when it is not (or
+/// no longer) recoverable.
+pub fn recoverable(tx: &Transaction<'_>, id: &str, now: i64) -> Result<Option<Recoverable>> {
+    let sql = format!(
+        "SELECT lease_owner, crash_count, status, save_deferrals FROM jobs WHERE id = ?1 AND held = 0 \
+         AND status IN ({}) AND (lease_expires_at IS NULL OR lease_expires_at <= ?2)",
+        running_sql()
+    );
+    Ok(tx
+        .prepare_cached(&sql)?
+        .query_row(params![id, now], |r| {
+            Ok(Recoverable {
+                owner: r.get(0)?,
+                crashes: r.get(1)?,
+                status: status_col(r, 2)?,
+                save_deferrals: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Extend a lease; false when the worker lost the job (canceled, taken
+/// over: the epoch moved on).
+pub fn heartbeat(tx: &Transaction<'_>, id: &str, lease: &Lease, until: i64) -> Result<bool> {
+    let sql = format!(
+        "UPDATE jobs SET lease_expires_at = ?4 WHERE id = ?1 AND lease_owner = ?2 \
+         AND lease_epoch = ?3 AND held = 0 AND status IN ({})",
+        running_sql()
+    );
+    let n = tx
+        .prepare_cached(&sql)?
+        .execute(params![id, lease.owner, lease.epoch, until])?;
     Ok(n == 1)
 }
 
-/// Take over a running job whose lease expired (guarded by that expiry).
-pub fn take_over(
-    tx: &Transaction<'_>,
-    id: &str,
-    owner: &str,
-    until: i64,
-    now: i64,
-) -> Result<bool> {
-    let n = tx.execute(
-        "UPDATE jobs SET lease_owner = ?2, lease_expires_at = ?3, crash_count = crash_count + 1 \
-         WHERE id = ?1 AND held = 0 AND status IN ('submitting','processing','saving') \
-         AND (lease_expires_at IS NULL OR lease_expires_at <= ?4)",
-        params![id, owner, until, now],
-    )?;
-    Ok(n == 1)
+/// How long a save of `id` has been waiting for the library: the number of
+/// deferrals so far and when the first one happened.
+pub fn save_deferral(tx: &Transaction<'_>, id: &str) -> Result<Option<(u32, Option<i64>)>> {
+    Ok(tx
+        .prepare_cached("SELECT save_deferrals, save_deferred_since FROM jobs WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
 }
 
 /// Mark or unmark favorites; returns the changed jobs.
@@ -398,7 +794,10 @@ pub fn set_favorite(
 /// assets; ledger rows stay). Returns false when it is running or gone.
 pub fn delete(tx: &Transaction<'_>, id: &str) -> Result<bool> {
     let n = tx.execute(
-        "DELETE FROM jobs WHERE id = ?1 AND (held = 1 OR status NOT IN ('submitting','processing','saving'))",
+        &format!(
+            "DELETE FROM jobs WHERE id = ?1 AND (held = 1 OR status NOT IN ({}))",
+            running_sql()
+        ),
         [id],
     )?;
     if n == 1 {
@@ -407,13 +806,17 @@ pub fn delete(tx: &Transaction<'_>, id: &str) -> Result<bool> {
     Ok(n == 1)
 }
 
-/// Jobs a worker was running when the last process stopped.
-pub fn in_flight(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT id FROM jobs WHERE held = 0 AND status IN ('submitting','processing','saving') \
+/// Jobs a worker was running when the last process stopped: running,
+/// not held, and not under a live lease (another process holding a job
+/// right now was not interrupted).
+pub fn in_flight(conn: &Connection, now: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id FROM jobs WHERE held = 0 AND status IN ({}) \
+         AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ?1) \
          ORDER BY created_at",
-    )?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
+        running_sql()
+    ))?;
+    let rows = stmt.query_map([now], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -421,12 +824,38 @@ pub fn in_flight(conn: &Connection) -> Result<Vec<String>> {
 /// next worker takes them over at once and, finding no owner, does not count
 /// a crash. Nothing else about the job changes.
 pub fn release_leases(tx: &Transaction<'_>, owner: &str) -> Result<usize> {
+    let sql = format!(
+        "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL \
+         WHERE lease_owner = ?1 AND status IN ({})",
+        running_sql()
+    );
+    Ok(tx.prepare_cached(&sql)?.execute([owner])?)
+}
+
+/// Hand one job back (a runner stopping on an error it cannot get past):
+/// only while this lease still holds it.
+pub fn release_lease(tx: &Transaction<'_>, id: &str, lease: &Lease) -> Result<bool> {
+    let sql = format!(
+        "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = ?1 AND lease_owner = ?2 AND lease_epoch = ?3 AND status IN ({})",
+        running_sql()
+    );
     Ok(tx
-        .prepare_cached(
-            "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL \
-             WHERE lease_owner = ?1 AND status IN ('submitting','processing','saving')",
-        )?
-        .execute([owner])?)
+        .prepare_cached(&sql)?
+        .execute(params![id, lease.owner, lease.epoch])?
+        == 1)
+}
+
+/// Jobs not settled (counted by the `work --until-idle` worker).
+pub fn open_count(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        &format!(
+            "SELECT COUNT(*) FROM jobs WHERE held = 0 AND status IN ({})",
+            status_list(&JobStatus::NON_TERMINAL)
+        ),
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// How many jobs wait to run and how many run now (held jobs are neither).
@@ -587,4 +1016,17 @@ pub fn corrupt(table: &'static str, detail: impl Into<String>) -> StoreError {
         table,
         detail: detail.into(),
     }
+}
+
+/// Jobs that ended (completed, failed or canceled) since `since`, newest
+/// first, at most `limit`: the files of their runners that were killed
+/// mid-save are swept at the next worker start.
+pub fn recently_settled(conn: &Connection, since: i64, limit: u32) -> Result<Vec<JobSummary>> {
+    let sql = format!(
+        "SELECT {JOB_COLS} FROM jobs WHERE status IN ('completed','failed','canceled') \
+         AND updated_at >= ?1 ORDER BY updated_at DESC LIMIT ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![since, limit], summary)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -28,10 +28,24 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("the database {path} cannot use write-ahead logging (it stays in {mode} mode); keep Easel's data folder on a local disk")]
+    NoWal { path: PathBuf, mode: String },
+    #[error("cannot lock {path} to open the database: {source}")]
+    OpenLock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("database migration failed: {0}")]
     Migration(#[from] rusqlite_migration::Error),
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("job {id}: the transition {from} -> {to} is not allowed (a bug in Easel)")]
+    Transition {
+        id: String,
+        from: crate::model::JobStatus,
+        to: crate::model::JobStatus,
+    },
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
 }
@@ -41,7 +55,11 @@ impl StoreError {
     pub fn is_user_facing(&self) -> bool {
         matches!(
             self,
-            StoreError::Locked { .. } | StoreError::NewerSchema { .. } | StoreError::Open { .. }
+            StoreError::Locked { .. }
+                | StoreError::NewerSchema { .. }
+                | StoreError::Open { .. }
+                | StoreError::NoWal { .. }
+                | StoreError::OpenLock { .. }
         )
     }
 }
@@ -72,6 +90,12 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) and migrate the database at `path`.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Store> {
+        // Several processes may open a fresh (or old) database at once: the
+        // app and a CLI, or three `easel-cli list`. The migration library
+        // reads the schema version outside its own transaction, so opening
+        // is serialized across processes by a lock file held while the
+        // version is read, WAL is switched on and migrations run.
+        let _open_lock = OpenLock::take(path)?;
         // The version check comes before any pragma that writes (WAL), so a
         // database from a newer Easel is left exactly as it was.
         let mut writer = open_connection(path, busy_timeout, false)?;
@@ -139,6 +163,32 @@ impl Store {
     }
 }
 
+/// An exclusive lock on `<database>.open-lock` (an OS file lock: released
+/// when the file is closed, also when the process dies).
+struct OpenLock {
+    _file: std::fs::File,
+}
+
+impl OpenLock {
+    fn take(db: &Path) -> Result<OpenLock> {
+        let mut name = db.as_os_str().to_owned();
+        name.push(".open-lock");
+        let path = PathBuf::from(name);
+        let err = |source| StoreError::OpenLock {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(err)?;
+        file.lock().map_err(err)?;
+        Ok(OpenLock { _file: file })
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave SQLite half-written (the
     // transaction rolls back on drop), so the connection is still usable.
@@ -174,8 +224,17 @@ fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Resu
         check_version(&conn, path)?;
         // WAL: readers never block the writer. FULL: a commit survives power
         // loss, which is what "durable before the provider is called" means.
-        conn.pragma_update(None, "journal_mode", "WAL")
+        // SQLite answers with the mode it is in: a file system that cannot
+        // do WAL (some network shares) keeps the old mode silently.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             .map_err(|e| map_err(e, path))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::NoWal {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(open_err)?;
@@ -212,6 +271,16 @@ pub fn bump_seq(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The engine's clock (ms since the epoch). `EASEL_TEST_CLOCK_SKEW_MS`
+/// shifts it for one process, test-only: the kill harness runs workers
+/// whose clocks disagree, as a suspended laptop or a wall-clock jump would.
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    static SKEW: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let skew = *SKEW.get_or_init(|| {
+        std::env::var("EASEL_TEST_CLOCK_SKEW_MS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    });
+    chrono::Utc::now().timestamp_millis() + skew
 }

@@ -146,8 +146,23 @@ const V2: &str = r#"
 ALTER TABLE jobs ADD COLUMN reference_ids TEXT NOT NULL DEFAULT '[]';
 "#;
 
+/// V3: fencing, request fingerprints and bounded deferred saves.
+/// - `lease_epoch`: bumped by every claim and takeover; every change a
+///   worker makes is guarded by it (a runner that lost its lease changes
+///   nothing), and the files a runner writes carry it in their names.
+/// - `request_fingerprint`: a hash of the normalized request, so a request
+///   id reused for a different request is a conflict (NULL for older jobs).
+/// - `save_deferrals` / `save_deferred_since`: how often and since when a
+///   save has waited for the library, for a growing backoff and a hold.
+const V3: &str = r#"
+ALTER TABLE jobs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN request_fingerprint TEXT;
+ALTER TABLE jobs ADD COLUMN save_deferrals INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN save_deferred_since INTEGER;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
 }
 
 /// The schema version this build writes.
@@ -155,4 +170,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 2;
+const MIGRATION_COUNT: usize = 3;

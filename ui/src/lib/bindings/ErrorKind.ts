@@ -3,4 +3,4 @@
 /**
  * A stable, machine-readable error category for the UI and exit codes.
  */
-export type ErrorKind = "invalid_input" | "not_found" | "conflict" | "budget" | "library" | "storage" | "missing_key" | "keychain" | "internal";
+export type ErrorKind = "invalid_input" | "not_found" | "conflict" | "request_conflict" | "budget" | "library" | "storage" | "missing_key" | "keychain" | "internal";

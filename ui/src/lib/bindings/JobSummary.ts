@@ -24,4 +24,10 @@ seq: number, favorite: boolean,
 /**
  * The first image's thumbnail, once completed.
  */
-thumb_path: string | null, asset_count: number, reference_ids: Array<string>, };
+thumb_path: string | null, asset_count: number, reference_ids: Array<string>, 
+/**
+ * The fencing token of the current claim or takeover: every change a
+ * worker makes is guarded by it, so a runner that lost its lease
+ * changes nothing.
+ */
+lease_epoch: number, };

@@ -1,0 +1,47 @@
+//! Files a job must not keep: when a job ends failed or canceled, none of
+//! its files stay in the library or the thumbnail cache; when it completes,
+//! only the files its asset rows name stay (a superseded or crashed runner
+//! may have written others).
+
+use crate::model::JobSummary;
+use crate::shared::Shared;
+use std::path::PathBuf;
+
+/// Remove `job`'s files except `keep`, off the async runtime. Failures are
+/// logged: the job's state is already committed and a leftover file is
+/// removed by the next sweep of this job.
+pub(crate) async fn remove_unowned_files(sh: &Shared, job: &JobSummary, keep: Vec<PathBuf>) {
+    let library = sh.library();
+    let (id, created) = (job.id.clone(), job.created_at);
+    let Some(created_at) = chrono::DateTime::from_timestamp_millis(created) else {
+        return;
+    };
+    let removed =
+        tokio::task::spawn_blocking(move || library.remove_job_files(&id, created_at, &keep)).await;
+    match removed {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => {
+            tracing::info!(job_id = %job.id, files = n, "removed files no asset row names")
+        }
+        Ok(Err(e)) => tracing::warn!(job_id = %job.id, error = %e, "cannot remove the job's files"),
+        Err(e) => tracing::warn!(job_id = %job.id, error = %e, "file cleanup did not run"),
+    }
+}
+
+/// Remove files this runner wrote itself (by their exact paths: every one
+/// carries this runner's lease epoch, so none belongs to another runner).
+pub(crate) async fn remove_own_files(files: Vec<PathBuf>) {
+    if files.is_empty() {
+        return;
+    }
+    let _ = tokio::task::spawn_blocking(move || {
+        for path in files {
+            if let Err(e) = std::fs::remove_file(&path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove a file");
+                }
+            }
+        }
+    })
+    .await;
+}
