@@ -107,6 +107,16 @@ pub async fn test_api_key(
         .map_err(err)
 }
 
+/// Why the engine could not start (a bad `config.toml`, a database from a
+/// newer Easel), for the window to show instead of the gallery.
+pub struct StartupFailure(pub ErrorPayload);
+
+#[tauri::command]
+pub fn startup_failure(app: AppHandle) -> Option<ErrorPayload> {
+    use tauri::Manager;
+    app.try_state::<StartupFailure>().map(|f| f.0.clone())
+}
+
 #[tauri::command]
 pub async fn startup_report(engine: State<'_, Engine>) -> Reply<StartupReport> {
     engine.startup_report().await.map_err(err)
@@ -125,7 +135,7 @@ pub async fn save_settings(
 ) -> Reply<AppSettings> {
     let saved = engine.save_settings(settings).await.map_err(err)?;
     // The window may show images from the new library folder too.
-    crate::allow_images_from(&app, &PathBuf::from(&saved.library_dir));
+    crate::image_scope::of(&app).allow_library(&app, &PathBuf::from(&saved.library_dir));
     Ok(saved)
 }
 

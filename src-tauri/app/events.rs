@@ -9,6 +9,7 @@
 //! UI never sees a gap it could not fill.
 
 use crate::activity::Activity;
+use crate::image_scope;
 use crate::notices::{self, Finished};
 use crate::tray;
 use easel_engine::Engine;
@@ -39,6 +40,10 @@ pub async fn bridge(app: AppHandle, engine: Engine) {
                     notices::send(&app, notice);
                 }
                 for event in events {
+                    // Its images are viewable before the window hears of them.
+                    if event.job.status == easel_engine::JobStatus::Completed {
+                        image_scope::of(&app).allow_job(&app, &engine, &event.job);
+                    }
                     if let Err(e) = app.emit(JOB_EVENT, &event) {
                         tracing::warn!(error = %e, "cannot emit a job event");
                     }

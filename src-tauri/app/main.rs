@@ -7,12 +7,12 @@
 mod activity;
 mod commands;
 mod events;
+mod image_scope;
 mod notices;
 mod tray;
 mod window;
 
-use easel_engine::{Config, Engine, RunUntil};
-use std::path::Path;
+use easel_engine::{Config, Engine, EngineError, ErrorPayload, RunUntil};
 use tauri::{AppHandle, Manager};
 use tracing_subscriber::EnvFilter;
 
@@ -33,32 +33,20 @@ fn main() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .manage(activity::Activity::default())
+        .manage(image_scope::ImageScope::default())
         .on_window_event(window::on_event)
         .setup(|app| {
-            // EASEL_DATA_DIR / EASEL_LIBRARY_DIR, then config.toml, then defaults.
-            let config = Config::load(None, None)?;
-            // The window may load images from these two folders and nothing else.
-            allow_images_from(app.handle(), &config.library_dir);
-            allow_images_from(app.handle(), &config.thumbs_dir());
-            // Images saved before the library folder was moved stay there.
-            for dir in &config.earlier_library_dirs {
-                allow_images_from(app.handle(), dir);
+            // A configuration or database that stops the engine is shown in
+            // the window (not only on stderr): the app opens with the reason.
+            if let Err(e) = start_engine(app.handle()) {
+                tracing::error!(error = %e, "cannot start the engine");
+                app.manage(commands::StartupFailure(ErrorPayload::from(&e)));
             }
-            let engine = Engine::open(config)?;
-            // Without a tray (no status-notifier host) the app still works;
-            // closing the window while jobs run then only hides it.
             if let Err(e) = tray::install(app.handle()) {
+                // Without a tray (no status-notifier host) the app still
+                // works; closing the window while jobs run only hides it.
                 tracing::warn!(error = %e, "no tray icon");
             }
-            app.manage(engine.clone());
-            let worker = engine.clone();
-            tauri::async_runtime::spawn(async move {
-                // Recovers whatever a previous run left, then runs new jobs.
-                if let Err(e) = worker.run_worker(RunUntil::Forever).await {
-                    tracing::error!(error = %e, "the job worker stopped");
-                }
-            });
-            tauri::async_runtime::spawn(events::bridge(app.handle().clone(), engine));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -75,6 +63,7 @@ fn main() {
             commands::delete_api_key,
             commands::test_api_key,
             commands::startup_report,
+            commands::startup_failure,
             commands::get_settings,
             commands::save_settings,
             commands::reveal_path,
@@ -103,9 +92,31 @@ fn main() {
     }
 }
 
-/// Let the asset protocol serve files below `dir` (recursively).
-pub(crate) fn allow_images_from(app: &AppHandle, dir: &Path) {
-    if let Err(e) = app.asset_protocol_scope().allow_directory(dir, true) {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot allow the folder for images");
+/// Load the configuration, open the engine, start its worker and the event
+/// bridge.
+fn start_engine(app: &AppHandle) -> Result<(), EngineError> {
+    // EASEL_DATA_DIR / EASEL_LIBRARY_DIR, then config.toml, then defaults.
+    let config = Config::load(None, None)?;
+    for warning in &config.warnings {
+        tracing::warn!(warning = %warning, "configuration");
     }
+    // The window may load thumbnails and the library's dated folders
+    // (images saved before the library folder was moved stay there too).
+    let scope = image_scope::of(app);
+    scope.allow_dir(app, &config.thumbs_dir());
+    scope.allow_library(app, &config.library_dir);
+    for dir in &config.earlier_library_dirs {
+        scope.allow_library(app, dir);
+    }
+    let engine = Engine::open(config)?;
+    app.manage(engine.clone());
+    let worker = engine.clone();
+    tauri::async_runtime::spawn(async move {
+        // Recovers whatever a previous run left, then runs new jobs.
+        if let Err(e) = worker.run_worker(RunUntil::Forever).await {
+            tracing::error!(error = %e, "the job worker stopped");
+        }
+    });
+    tauri::async_runtime::spawn(events::bridge(app.clone(), engine));
+    Ok(())
 }

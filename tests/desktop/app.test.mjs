@@ -9,7 +9,7 @@
 //   EASEL_NOTIFY_LOG               dbus-monitor's record of Notify calls
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
@@ -39,12 +39,17 @@ afterEach(async () => {
 
 /** Start the app (a new WebDriver session launches it) and wait for the engine. */
 async function launch() {
+  await launchWindow();
+  await waitText('[data-testid="engine-status"]', 'Engine ready');
+  await installStatusRecorder();
+}
+
+/** Start the app without waiting for its engine. */
+async function launchWindow() {
   const caps = new Capabilities();
   caps.setBrowserName('wry');
   caps.set('tauri:options', { application: APP });
   driver = await new Builder().usingServer(DRIVER).withCapabilities(caps).build();
-  await waitText('[data-testid="engine-status"]', 'Engine ready');
-  await installStatusRecorder();
 }
 
 /** End the WebDriver session; the app may already be gone. */
@@ -273,6 +278,22 @@ test('killed mid-job, the reopened app shows the recovery banner and completes t
   assert.equal(libraryImages().length, before + 1, 'exactly one new file in the library');
   // Re-attached to the same provider job: one attempt, never a second submit.
   assert.equal(detail.attempts.length, 1, 'one attempt');
+});
+
+test('a settings file the engine cannot use: the window says why instead of failing silently', T, async () => {
+  const config = join(env('EASEL_DATA_DIR'), 'config.toml');
+  const before = existsSync(config) ? readFileSync(config, 'utf8') : null;
+  writeFileSync(config, 'max_attempts = "three"\n');
+  try {
+    await launchWindow();
+    const error = await waitText('[data-testid="startup-error"]', 'Easel cannot start');
+    assert.match(await error.getText(), /config\.toml/);
+    assert.match(await error.getText(), /max_attempts/);
+    await shot('startup-failure');
+  } finally {
+    if (before === null) unlinkSync(config);
+    else writeFileSync(config, before);
+  }
 });
 
 test('bad input in the real window: empty prompt, missing library folder', T, async () => {

@@ -283,8 +283,21 @@ pub(crate) fn parse_settings(
     text: &str,
     path: &Path,
 ) -> Result<(Settings, Vec<UnknownKey>), EngineError> {
+    // Name the line (and show it): "invalid type: string, expected u32"
+    // alone does not say which setting is wrong.
     let bad = |e: toml::de::Error| {
-        EngineError::InvalidInput(format!("{}: {}", path.display(), e.message()))
+        let place = e.span().map(|span| {
+            let start = span.start.min(text.len());
+            let line_no = text[..start].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or_default().trim();
+            format!(", line {line_no} (`{line}`)")
+        });
+        EngineError::InvalidInput(format!(
+            "{}{}: {}",
+            path.display(),
+            place.unwrap_or_default(),
+            e.message()
+        ))
     };
     let mut unknown = Vec::new();
     let de = toml::Deserializer::parse(text).map_err(bad)?;

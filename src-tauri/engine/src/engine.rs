@@ -485,6 +485,7 @@ impl Engine {
         Ok(StartupReport {
             interrupted: self.shared.interrupted.clone(),
             held,
+            config_warnings: self.shared.config.warnings.clone(),
         })
     }
 
@@ -503,6 +504,12 @@ impl Engine {
     /// Write transactions this engine has committed (for benchmarks).
     pub fn commits(&self) -> u64 {
         self.shared.store.commits()
+    }
+
+    /// The folder of the current library that `job`'s images are saved in.
+    pub fn image_dir_of(&self, job: &JobSummary) -> Option<std::path::PathBuf> {
+        let created = chrono::DateTime::from_timestamp_millis(job.created_at)?;
+        Some(self.library().dated_dir(created))
     }
 
     pub fn library(&self) -> Arc<Library> {

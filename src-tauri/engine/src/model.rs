@@ -368,8 +368,11 @@ pub struct ListQuery {
 pub struct StartupReport {
     /// Jobs in flight when the last run stopped; being resumed now.
     pub interrupted: Vec<String>,
-    /// Jobs held after repeated crashes, waiting for Resume or Discard.
+    /// Jobs held for the user (after repeated crashes, or a save that could
+    /// not happen), waiting for Resume or Discard.
     pub held: Vec<JobSummary>,
+    /// What was wrong but not fatal in `config.toml` (unknown keys, say).
+    pub config_warnings: Vec<String>,
 }
 
 /// Jobs not yet settled: waiting to run, and running (held jobs excluded).

@@ -123,6 +123,11 @@ export function testApiKey(provider: string, key: string | null): Promise<KeyChe
   return invoke<KeyCheck>('test_api_key', { provider, key });
 }
 
+/** Why the engine could not start (then the window shows only this). */
+export function startupFailure(): Promise<ErrorPayload | null> {
+  return invoke<ErrorPayload | null>('startup_failure');
+}
+
 export function startupReport(): Promise<StartupReport> {
   return invoke<StartupReport>('startup_report');
 }

@@ -110,6 +110,23 @@ test('the production bundle contains no mocks', () => {
   }
 });
 
+test('an engine that cannot start shows the reason in the window; config warnings show in the gallery', T, async () => {
+  const page = await context.newPage();
+  const reason = '/home/me/.local/share/easel/config.toml: invalid type: found string, expected u32 for key `max_attempts`';
+  await page.goto(`${baseUrl}/?startup-failure=${encodeURIComponent(reason)}`);
+  const error = page.getByTestId('startup-error');
+  await error.waitFor();
+  assert.match(await error.innerText(), /Easel cannot start/);
+  assert.match(await error.innerText(), /max_attempts/);
+  assert.equal(await page.getByTestId('engine-status').count(), 0, 'no gallery behind a failed start');
+  await shot(page, 'startup-failure');
+  await page.close();
+
+  const ok = await open(`config-warning=${encodeURIComponent('unknown key `newer_setting` in config.toml (ignored)')}`);
+  assert.match(await ok.getByTestId('config-warnings').innerText(), /newer_setting/);
+  await close(ok);
+});
+
 test('an empty prompt shows a message and creates nothing', T, async () => {
   const page = await open();
   await page.getByText('No images yet.').waitFor();

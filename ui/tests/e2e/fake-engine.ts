@@ -180,7 +180,9 @@ export class FakeEngine {
     monthly_budget_micros: 25_000_000,
     spent_this_month_micros: 1_240_000,
   };
-  report: StartupReport = { interrupted: [], held: [] };
+  report: StartupReport = { interrupted: [], held: [], config_warnings: [] };
+  /** What `startup_failure` answers: the app could not open its engine. */
+  startupFailure: { kind: string; message: string } | null = null;
   /** Every command received, for tests to inspect. */
   calls: { cmd: string; args: unknown }[] = [];
   /** The next create_job rejects with this. */
@@ -448,6 +450,7 @@ export class FakeEngine {
     this.report = {
       interrupted: interrupted.map((j) => j.summary.id),
       held: held.map((j) => ({ ...j.summary })),
+      config_warnings: [],
     };
   }
 
@@ -576,6 +579,8 @@ export class FakeEngine {
         return this.testApiKey(args.provider as string, args.key as string | null);
       case 'startup_report':
         return structuredClone(this.report);
+      case 'startup_failure':
+        return structuredClone(this.startupFailure);
       case 'get_settings':
         return structuredClone(this.settings);
       case 'save_settings':

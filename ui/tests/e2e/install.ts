@@ -9,6 +9,11 @@ const engine = new FakeEngine({
   slowdown: Number(params.get('slowdown') ?? 1),
 });
 
+if (params.has('startup-failure')) {
+  engine.startupFailure = { kind: 'invalid_input', message: params.get('startup-failure') ?? '' };
+}
+if (params.has('config-warning')) engine.report.config_warnings = [params.get('config-warning') ?? ''];
+
 mockWindows('main');
 mockIPC((cmd, args) => engine.handle(cmd, (args ?? {}) as Record<string, unknown>), { shouldMockEvents: true });
 

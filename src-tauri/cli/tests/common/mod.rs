@@ -25,7 +25,11 @@ impl Cli {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_easel-cli"));
+        // EASEL_TEST_CLI_BIN runs the same tests against another build (to
+        // show a regression test fails on an older easel-cli).
+        let bin = std::env::var_os("EASEL_TEST_CLI_BIN")
+            .map_or_else(|| env!("CARGO_BIN_EXE_easel-cli").into(), PathBuf::from);
+        let mut c = Command::new(bin);
         c.env("EASEL_DATA_DIR", self.data.path())
             .env("EASEL_LIBRARY_DIR", self.library.path())
             .env("EASEL_OFFLINE_LATENCY_MS", "300")

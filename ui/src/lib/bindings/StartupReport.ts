@@ -10,6 +10,11 @@ export type StartupReport = {
  */
 interrupted: Array<string>, 
 /**
- * Jobs held after repeated crashes, waiting for Resume or Discard.
+ * Jobs held for the user (after repeated crashes, or a save that could
+ * not happen), waiting for Resume or Discard.
  */
-held: Array<JobSummary>, };
+held: Array<JobSummary>, 
+/**
+ * What was wrong but not fatal in `config.toml` (unknown keys, say).
+ */
+config_warnings: Array<string>, };
