@@ -33,7 +33,11 @@ fi
 
 if [ "${EASEL_DESKTOP_SKIP_BUILD:-0}" != 1 ]; then
   log "building the app and the CLI"
-  cargo build -p easel -p easel-cli
+  # The same units and features as `cargo test --workspace` (tests selected,
+  # so dev-dependency features are unified the same way): after the test run
+  # this reuses its build instead of compiling the engine and the Tauri
+  # crates a second time with other features.
+  cargo build --workspace --lib --bins --tests
 fi
 APP="$TARGET_DIR/debug/easel"
 CLI="$TARGET_DIR/debug/easel-cli"
