@@ -7,7 +7,8 @@
 #
 # Needs: Xvfb, dbus-daemon, dbus-monitor, xdotool, python3-xlib, WebKitWebDriver (scripts/setup-debian.sh installs
 # them); tauri-driver is built into target/tools on first use.
-# Tunables: EASEL_DESKTOP_SKIP_BUILD=1 reuses the existing debug binaries.
+# Tunables: EASEL_DESKTOP_SKIP_BUILD=1 reuses the existing debug binaries;
+# EASEL_DESKTOP_ONLY=PATTERN runs only the tests whose names match.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -118,4 +119,5 @@ done
 log "Xvfb on $DISPLAY, tauri-driver on port $PORT"
 EASEL_APP_BIN="$APP" EASEL_CLI_BIN="$CLI" EASEL_DRIVER_URL="http://127.0.0.1:$PORT/" \
   EASEL_SHOTS_DIR="$TARGET_DIR/screenshots/desktop" EASEL_NOTIFY_LOG="$WORK/notify.log" \
-  node --test --test-concurrency=1 "$HERE/app.test.mjs"
+  node --test --test-concurrency=1 ${EASEL_DESKTOP_ONLY:+--test-name-pattern="$EASEL_DESKTOP_ONLY"} "$HERE/app.test.mjs" \
+  || { status=$?; tail -40 "$WORK/driver.log" >&2; exit "$status"; }

@@ -66,7 +66,13 @@ impl Engine {
             config.thumbs_dir(),
             config.image_limits,
         );
-        let interrupted = store.read(|c| q::in_flight(c, now_ms()))?;
+        let now = now_ms();
+        let interrupted = store
+            .read(q::in_flight)?
+            .into_iter()
+            .filter(|(_, owner, until)| !held_by_live_process(owner.as_deref(), *until, now))
+            .map(|(id, _, _)| id)
+            .collect();
         // One image at the pixel limit may decode at a time (and any number
         // of smaller ones that fit beside it), across all workers.
         let decode_units = (config.image_limits.max_pixels / DECODE_UNIT).clamp(1, 1 << 28) as u32;
@@ -515,6 +521,22 @@ impl Engine {
     pub fn library(&self) -> Arc<Library> {
         self.shared.library()
     }
+}
+
+/// Is a running job held by another process that is alive (the CLI beside
+/// the app), rather than left by one that stopped? Worker ids start with
+/// the process id; where processes can be looked up (Linux), that decides,
+/// so a job whose process was killed a moment ago counts as interrupted
+/// even though its lease has not lapsed yet. Elsewhere a live lease does.
+fn held_by_live_process(owner: Option<&str>, lease_until: Option<i64>, now: i64) -> bool {
+    let Some(owner) = owner else {
+        return false;
+    };
+    #[cfg(target_os = "linux")]
+    if let Some(pid) = owner.split('-').next().and_then(|p| p.parse::<u32>().ok()) {
+        return std::path::Path::new(&format!("/proc/{pid}")).exists();
+    }
+    lease_until.is_some_and(|t| t > now)
 }
 
 /// The job an existing request id names, if `new` is the same request;

@@ -806,17 +806,18 @@ pub fn delete(tx: &Transaction<'_>, id: &str) -> Result<bool> {
     Ok(n == 1)
 }
 
-/// Jobs a worker was running when the last process stopped: running,
-/// not held, and not under a live lease (another process holding a job
-/// right now was not interrupted).
-pub fn in_flight(conn: &Connection, now: i64) -> Result<Vec<String>> {
+/// A running job's id, lease owner and lease expiry.
+pub type InFlight = (String, Option<String>, Option<i64>);
+
+/// Running jobs that are not held, with their lease owner and expiry: the
+/// candidates for "interrupted" when an engine opens.
+pub fn in_flight(conn: &Connection) -> Result<Vec<InFlight>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT id FROM jobs WHERE held = 0 AND status IN ({}) \
-         AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ?1) \
+        "SELECT id, lease_owner, lease_expires_at FROM jobs WHERE held = 0 AND status IN ({}) \
          ORDER BY created_at",
         running_sql()
     ))?;
-    let rows = stmt.query_map([now], |r| r.get(0))?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
