@@ -5,35 +5,14 @@
 mod common;
 
 use common::{walk, Cli};
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Start `work` stopped at `point`, wait until it gets there, SIGKILL it.
 fn kill_at(cli: &Cli, point: &str) {
-    let mut child = cli
-        .cmd()
-        .env("EASEL_CRASHPOINT", point)
-        .args(["work"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn worker");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.starts_with("EASEL_CRASHPOINT") {
-                let _ = tx.send(line);
-            }
-        }
-    });
-    let line = rx.recv_timeout(Duration::from_secs(60));
+    let mut child = common::work_at(cli, point);
     // kill() sends SIGKILL: no destructor, no flush, like a crash.
     child.kill().expect("kill -9");
     let _ = child.wait();
-    let line = line.unwrap_or_else(|_| panic!("worker never reached {point}"));
-    assert!(line.contains(point), "{line}");
 }
 
 fn check_finished_once(cli: &Cli, id: &str, count: usize) {

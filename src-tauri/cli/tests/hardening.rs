@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{walk, Cli};
+use common::{walk, work_at, Cli};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -290,30 +289,6 @@ fn concurrent_first_opens_from_several_processes_all_succeed() {
             );
         }
     }
-}
-
-/// Start `work` stopped at `point` and wait until it gets there.
-fn work_at(cli: &Cli, point: &str) -> Child {
-    let mut child = cli
-        .cmd()
-        .env("EASEL_CRASHPOINT", point)
-        .args(["work"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn worker");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.starts_with("EASEL_CRASHPOINT") {
-                let _ = tx.send(line);
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("worker never reached {point}"));
-    child
 }
 
 #[test]

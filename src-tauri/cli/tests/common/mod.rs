@@ -65,6 +65,36 @@ impl Cli {
     }
 }
 
+/// Start `work` stopped at crash point `point` (`EASEL_CRASHPOINT`) and
+/// wait until it gets there; the caller kills or signals it.
+pub fn work_at(cli: &Cli, point: &str) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    let mut child = cli
+        .cmd()
+        .env("EASEL_CRASHPOINT", point)
+        .args(["work"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn worker");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.starts_with("EASEL_CRASHPOINT") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(60));
+    let line = line.unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("worker never reached {point}")
+    });
+    assert!(line.contains(point), "{line}");
+    child
+}
+
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

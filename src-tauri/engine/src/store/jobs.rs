@@ -861,13 +861,15 @@ pub fn open_count(conn: &Connection) -> Result<i64> {
 
 /// How many jobs wait to run and how many run now (held jobs are neither).
 pub fn active_counts(conn: &Connection) -> Result<ActiveCounts> {
-    let (queued, running) = conn.query_row(
-        "SELECT COALESCE(SUM(status = 'queued'), 0), \
-                COALESCE(SUM(status IN ('submitting','processing','saving')), 0) \
-         FROM jobs WHERE held = 0 AND status IN ('queued','submitting','processing','saving')",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let sql = format!(
+        "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status IN ({running})), 0) \
+         FROM jobs WHERE held = 0 AND status IN ({open})",
+        running = running_sql(),
+        open = status_list(&JobStatus::NON_TERMINAL)
+    );
+    let (queued, running) = conn
+        .prepare_cached(&sql)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(ActiveCounts { queued, running })
 }
 
