@@ -12,12 +12,14 @@ use std::path::PathBuf;
 /// removed by the next sweep of this job.
 pub(crate) async fn remove_unowned_files(sh: &Shared, job: &JobSummary, keep: Vec<PathBuf>) {
     let library = sh.library();
-    let (id, created) = (job.id.clone(), job.created_at);
+    let (id, created, epoch) = (job.id.clone(), job.created_at, job.lease_epoch);
     let Some(created_at) = chrono::DateTime::from_timestamp_millis(created) else {
         return;
     };
-    let removed =
-        tokio::task::spawn_blocking(move || library.remove_job_files(&id, created_at, &keep)).await;
+    let removed = tokio::task::spawn_blocking(move || {
+        library.remove_job_files(&id, created_at, &keep, epoch)
+    })
+    .await;
     match removed {
         Ok(Ok(0)) => {}
         Ok(Ok(n)) => {

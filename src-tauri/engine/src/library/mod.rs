@@ -221,18 +221,22 @@ impl Library {
         ))
     }
 
-    /// Removes every file of job `job_id` (images, thumbnails and leftover
-    /// temp files of any runner) except those in `keep`. Used when a job
-    /// ends failed or canceled (keep nothing) or completed (keep its
-    /// assets), so the library holds no file without an asset row.
+    /// Removes the files of job `job_id` (images, thumbnails and leftover
+    /// temp files) written under lease epochs up to `max_epoch`, except
+    /// those in `keep`. Used when a job ends failed or canceled (keep
+    /// nothing) or completed (keep its assets), so the library holds no file
+    /// without an asset row. Files of a later epoch belong to a runner that
+    /// claimed the job after it was read (a retry) and are left alone.
     pub fn remove_job_files(
         &self,
         job_id: &str,
         created_at: chrono::DateTime<chrono::Utc>,
         keep: &[PathBuf],
+        max_epoch: i64,
     ) -> Result<usize, LibraryError> {
         let id = safe_id(job_id);
         let (name, temp) = (format!("{id}-"), format!(".{id}-"));
+        let epoch_of = |rest: &str| -> Option<i64> { rest.split('-').next()?.parse().ok() };
         let mut removed = 0;
         for dir in [self.dated_dir(created_at), self.thumbs.clone()] {
             let entries = match fs::read_dir(&dir) {
@@ -243,7 +247,13 @@ impl Library {
             for entry in entries.flatten() {
                 let file_name = entry.file_name();
                 let file_name = file_name.to_string_lossy();
-                if !(file_name.starts_with(&name) || file_name.starts_with(&temp)) {
+                let rest = file_name
+                    .strip_prefix(name.as_str())
+                    .or_else(|| file_name.strip_prefix(temp.as_str()));
+                let Some(epoch) = rest.and_then(epoch_of) else {
+                    continue;
+                };
+                if epoch > max_epoch {
                     continue;
                 }
                 let path = entry.path();
@@ -732,5 +742,36 @@ mod tests {
             lib.path_for(&p, 1),
             f.root.join("2025/01/02/job-1-3-image.png")
         );
+    }
+
+    #[test]
+    fn removing_a_jobs_files_spares_later_epochs_kept_files_and_other_jobs() {
+        let f = fixture();
+        let lib = library(&f);
+        let png = image_bytes(10, 10, ImageFormat::Png);
+        let p = params("jobA", 0);
+        let old = lib.save(&png, &p, 1).unwrap();
+        let kept = lib.save(&png, &p, 2).unwrap();
+        let later = lib.save(&png, &p, 3).unwrap();
+        let other = lib.save(&png, &params("jobAB", 0), 1).unwrap();
+        let removed = lib
+            .remove_job_files(
+                "jobA",
+                p.created_at,
+                &[kept.path.clone(), kept.thumb_path.clone()],
+                2,
+            )
+            .unwrap();
+        assert_eq!(removed, 2, "epoch 1's image and thumbnail");
+        assert!(!old.path.exists() && !old.thumb_path.exists());
+        for stays in [
+            &kept.path,
+            &kept.thumb_path,
+            &later.path,
+            &later.thumb_path,
+            &other.path,
+        ] {
+            assert!(stays.exists(), "{}", stays.display());
+        }
     }
 }
