@@ -246,6 +246,29 @@ test('generate on the offline provider: cards go queued → processing → compl
     assert.ok(existsSync(detail.assets[0].path), `${detail.assets[0].path} exists`);
   }
   assert.equal(libraryImages().filter((f) => f.endsWith('.png')).length, 2);
+
+  // The window may load the stored images (their dated folders), and not
+  // other files under the library folder: an <img> through the asset
+  // protocol, as the gallery loads them, of the stored image and of a copy
+  // of it at the library's root.
+  const image = cli('show', first, '--json').assets[0].path;
+  const copy = join(LIBRARY, 'copied.png');
+  writeFileSync(copy, readFileSync(image));
+  try {
+    const loads = await driver.executeAsyncScript((paths, done) => {
+      const load = (p) =>
+        new Promise((resolve) => {
+          const img = new Image();
+          img.onload = () => resolve(true);
+          img.onerror = () => resolve(false);
+          img.src = window.__TAURI_INTERNALS__.convertFileSrc(p, 'asset');
+        });
+      Promise.all(paths.map(load)).then(done);
+    }, [image, copy]);
+    assert.deepEqual(loads, [true, false], 'the stored image loads; a copy at the library root does not');
+  } finally {
+    unlinkSync(copy);
+  }
 });
 
 test('killed mid-job, the reopened app shows the recovery banner and completes the job once', T, async () => {
