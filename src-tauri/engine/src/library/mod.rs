@@ -281,7 +281,9 @@ impl Library {
         p: &GenerationParams,
         epoch: i64,
     ) -> Result<SavedAsset, LibraryError> {
-        self.check_writable()?;
+        // The folder checks without the probe file: the writes below are the
+        // probe, and a process killed mid-probe would leave a file behind.
+        self.check_writable_with(|_| Ok(()))?;
         let valid = validate::validate(bytes, &self.limits)?;
         let png = with_metadata(bytes, &valid, p)?;
         let thumb = thumbnail::thumbnail_png(&valid.image, self.thumb_side)?;
@@ -406,12 +408,43 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), LibraryError> {
     atomic::write_atomic(path, bytes).map_err(io_error(path))
 }
 
+const PROBE_PREFIX: &str = ".easel-probe-";
+/// A probe lives for microseconds; one older than this was left by a
+/// process killed mid-probe.
+const STALE_PROBE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Creates and removes a temp file: the only reliable writability test.
+/// Also removes probes that a killed process left behind.
 fn probe_write(dir: &Path) -> io::Result<()> {
+    remove_stale_probes(dir);
     tempfile::Builder::new()
-        .prefix(".easel-probe-")
+        .prefix(PROBE_PREFIX)
         .tempfile_in(dir)?
         .close()
+}
+
+fn remove_stale_probes(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(PROBE_PREFIX)
+        {
+            continue;
+        }
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if age.is_some_and(|a| a >= STALE_PROBE) {
+            // Best effort: another process may have removed it already.
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Job ids come from our own store, but they end up in file names, so keep
@@ -773,5 +806,25 @@ mod tests {
         ] {
             assert!(stays.exists(), "{}", stays.display());
         }
+    }
+
+    #[test]
+    fn a_probe_left_by_a_killed_process_is_removed_by_the_next_probe() {
+        let f = fixture();
+        let lib = library(&f);
+        let stale = f.root.join(".easel-probe-left");
+        let fresh = f.root.join(".easel-probe-running");
+        fs::write(&stale, b"").unwrap();
+        fs::write(&fresh, b"").unwrap();
+        let old = std::time::SystemTime::now() - STALE_PROBE * 2;
+        fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        lib.check_writable().unwrap();
+        assert!(!stale.exists(), "the stale probe is removed");
+        assert!(fresh.exists(), "a probe that may be in use stays");
     }
 }
