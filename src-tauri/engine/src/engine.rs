@@ -183,9 +183,7 @@ impl Engine {
                     // concurrent creates serialize on the write lock, and the
                     // month's committed total includes every job before.
                     if let Some(budget) = budget {
-                        let since = crate::ledger::month_start_ms();
-                        let committed = ledger::committed_since(tx, since)?;
-                        if let Err(e) = crate::ledger::check_budget(budget, committed, cost) {
+                        if let Err(e) = crate::ledger::check_budget_in(tx, budget, cost)? {
                             return Ok(Created::OverBudget(e));
                         }
                     }
@@ -358,10 +356,8 @@ impl Engine {
                 s.write(|tx| {
                     if let (Some(budget), Some(job)) = (budget, q::get(tx, &key)?) {
                         if !job.status.is_running() {
-                            let since = crate::ledger::month_start_ms();
-                            let committed = ledger::committed_since(tx, since)?;
                             let cost = job.estimated_cost_micros;
-                            if let Err(e) = crate::ledger::check_budget(budget, committed, cost) {
+                            if let Err(e) = crate::ledger::check_budget_in(tx, budget, cost)? {
                                 return Ok(Err(e));
                             }
                         }

@@ -3,9 +3,18 @@
 //! only the files its asset rows name stay (a superseded or crashed runner
 //! may have written others).
 
-use crate::model::JobSummary;
+use crate::model::{Asset, JobSummary};
 use crate::shared::Shared;
 use std::path::PathBuf;
+
+/// The files asset rows name (image and thumbnail each): what a completed
+/// job keeps.
+pub(crate) fn asset_files(assets: &[Asset]) -> Vec<PathBuf> {
+    assets
+        .iter()
+        .flat_map(|a| [PathBuf::from(&a.path), PathBuf::from(&a.thumb_path)])
+        .collect()
+}
 
 /// Remove `job`'s files except `keep`, off the async runtime. Failures are
 /// logged: the job's state is already committed and a leftover file is

@@ -8,7 +8,6 @@ use crate::model::JobStatus;
 use crate::shared::Shared;
 use crate::store::jobs as q;
 use crate::store::now_ms;
-use std::path::PathBuf;
 
 /// How far back, and how many jobs, the start-up sweep looks at: a killed
 /// runner's leftovers belong to jobs that ended while or just after it died.
@@ -31,10 +30,7 @@ pub(crate) async fn sweep_recent(sh: &Shared) {
         let keep = if job.status == JobStatus::Completed {
             let id = job.id.clone();
             match sh.db(move |s| s.read(|c| q::assets(c, &id))).await {
-                Ok(assets) => assets
-                    .iter()
-                    .flat_map(|a| [PathBuf::from(&a.path), PathBuf::from(&a.thumb_path)])
-                    .collect(),
+                Ok(assets) => cleanup::asset_files(&assets),
                 // Without the asset list nothing can be told apart: skip.
                 Err(_) => continue,
             }

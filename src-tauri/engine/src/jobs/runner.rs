@@ -399,10 +399,7 @@ async fn save(
         crashpoint(&sh, "after_rename", &job.id).await;
     }
     let count = assets.len();
-    let keep: Vec<PathBuf> = assets
-        .iter()
-        .flat_map(|a| [PathBuf::from(&a.path), PathBuf::from(&a.thumb_path)])
-        .collect();
+    let keep = cleanup::asset_files(&assets);
     if let Some(done) = settle(run, &job, Outcome::Completed { assets }).await? {
         // Committed: these files are the job's now. Files other runners of
         // this job left (a crash, a takeover) go.

@@ -14,6 +14,19 @@ pub fn month_start_ms() -> i64 {
         .map_or(0, |t| t.timestamp_millis())
 }
 
+/// The budget check inside a write transaction (a create or a retry), so
+/// concurrent ones serialize on the write lock and each sees every job
+/// committed before it. The outer result is the store's, the inner the
+/// refusal.
+pub fn check_budget_in(
+    tx: &rusqlite::Transaction<'_>,
+    budget: i64,
+    cost: i64,
+) -> crate::store::Result<Result<(), EngineError>> {
+    let committed = crate::store::ledger::committed_since(tx, month_start_ms())?;
+    Ok(check_budget(budget, committed, cost))
+}
+
 /// Refuse a job that would take the month past the budget. `committed` is
 /// what was charged this month plus what unfinished jobs may still cost.
 /// A budget that is fully used refuses even free jobs: "budget reached" is
