@@ -135,7 +135,7 @@ pub async fn save_settings(
 ) -> Reply<AppSettings> {
     let saved = engine.save_settings(settings).await.map_err(err)?;
     // The window may show images from the new library folder too.
-    crate::image_scope::of(&app).allow_library(&app, &PathBuf::from(&saved.library_dir));
+    crate::image_scope::of(&app).allow_library(&PathBuf::from(&saved.library_dir));
     Ok(saved)
 }
 

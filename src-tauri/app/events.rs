@@ -42,7 +42,7 @@ pub async fn bridge(app: AppHandle, engine: Engine) {
                 for event in events {
                     // Its images are viewable before the window hears of them.
                     if event.job.status == easel_engine::JobStatus::Completed {
-                        image_scope::of(&app).allow_job(&app, &engine, &event.job);
+                        image_scope::of(&app).allow_job(&engine, &event.job);
                     }
                     if let Err(e) = app.emit(JOB_EVENT, &event) {
                         tracing::warn!(error = %e, "cannot emit a job event");

@@ -7,6 +7,7 @@
 mod activity;
 mod commands;
 mod events;
+mod image_protocol;
 mod image_scope;
 mod notices;
 mod tray;
@@ -34,6 +35,7 @@ fn main() {
         .plugin(tauri_plugin_opener::init())
         .manage(activity::Activity::default())
         .manage(image_scope::ImageScope::default())
+        .register_asynchronous_uri_scheme_protocol(image_protocol::SCHEME, image_protocol::handle)
         .on_window_event(window::on_event)
         .setup(|app| {
             // A configuration or database that stops the engine is shown in
@@ -103,10 +105,10 @@ fn start_engine(app: &AppHandle) -> Result<(), EngineError> {
     // The window may load thumbnails and the library's dated folders
     // (images saved before the library folder was moved stay there too).
     let scope = image_scope::of(app);
-    scope.allow_dir(app, &config.thumbs_dir());
-    scope.allow_library(app, &config.library_dir);
+    scope.allow_dir(&config.thumbs_dir());
+    scope.allow_library(&config.library_dir);
     for dir in &config.earlier_library_dirs {
-        scope.allow_library(app, dir);
+        scope.allow_library(dir);
     }
     let engine = Engine::open(config)?;
     app.manage(engine.clone());

@@ -9,8 +9,8 @@
 //   EASEL_NOTIFY_LOG               dbus-monitor's record of Notify calls
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
 
@@ -247,13 +247,22 @@ test('generate on the offline provider: cards go queued → processing → compl
   }
   assert.equal(libraryImages().filter((f) => f.endsWith('.png')).length, 2);
 
-  // The window may load the stored images (their dated folders), and not
-  // other files under the library folder: an <img> through the asset
-  // protocol, as the gallery loads them, of the stored image and of a copy
-  // of it at the library's root.
+  // The window may load the stored images and nothing else: an <img>
+  // through the app's easel-image: scheme, as the gallery loads them, of the
+  // stored image and of copies of it that a plain folder scope would let
+  // through (at the library root, in a sub-folder of the dated folder,
+  // hidden, and a symlink to the root copy beside the stored image).
   const image = cli('show', first, '--json').assets[0].path;
+  const day = dirname(image);
   const copy = join(LIBRARY, 'copied.png');
+  const nested = join(day, 'sub', 'nested.png');
+  const hidden = join(day, '.hidden.png');
+  const link = join(day, 'link.png');
   writeFileSync(copy, readFileSync(image));
+  mkdirSync(dirname(nested));
+  writeFileSync(nested, readFileSync(image));
+  writeFileSync(hidden, readFileSync(image));
+  symlinkSync(copy, link);
   try {
     const loads = await driver.executeAsyncScript((paths, done) => {
       const load = (p) =>
@@ -261,13 +270,18 @@ test('generate on the offline provider: cards go queued → processing → compl
           const img = new Image();
           img.onload = () => resolve(true);
           img.onerror = () => resolve(false);
-          img.src = window.__TAURI_INTERNALS__.convertFileSrc(p, 'asset');
+          img.src = window.__TAURI_INTERNALS__.convertFileSrc(p, 'easel-image');
         });
       Promise.all(paths.map(load)).then(done);
-    }, [image, copy]);
-    assert.deepEqual(loads, [true, false], 'the stored image loads; a copy at the library root does not');
+    }, [image, copy, nested, hidden, link]);
+    assert.deepEqual(
+      loads,
+      [true, false, false, false, false],
+      'the stored image loads; copies at the root, in a sub-folder, hidden or linked do not',
+    );
   } finally {
-    unlinkSync(copy);
+    for (const f of [copy, nested, hidden, link]) rmSync(f, { force: true });
+    rmSync(dirname(nested), { recursive: true, force: true });
   }
 });
 

@@ -4,21 +4,21 @@ use crate::config::Config;
 use crate::error::EngineError;
 use crate::jobs::transitions::{self, Outcome};
 use crate::jobs::{fingerprint, validate};
-use crate::library::Library;
+use crate::library::{DecodeBudget, Library};
 use crate::model::{
     ActiveCounts, JobDetail, JobEvent, JobSummary, ListQuery, NewJob, StartupReport,
 };
 use crate::providers::{Capabilities, Registry};
 use crate::references::{ReferenceImage, References};
 use crate::secrets::Keys;
-use crate::shared::{Live, Shared, DECODE_UNIT};
+use crate::shared::{Live, Shared};
 use crate::store::jobs::{self as q, NewJobRow};
 use crate::store::{ledger, now_ms, Store};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::{broadcast, Notify, Semaphore};
+use tokio::sync::{broadcast, Notify};
 
 #[derive(Clone)]
 pub struct Engine {
@@ -75,7 +75,7 @@ impl Engine {
             .collect();
         // One image at the pixel limit may decode at a time (and any number
         // of smaller ones that fit beside it), across all workers.
-        let decode_units = (config.image_limits.max_pixels / DECODE_UNIT).clamp(1, 1 << 28) as u32;
+        let decode_budget = DecodeBudget::new(config.image_limits.max_pixels);
         let live = Live {
             library: Arc::new(library),
             default_provider: config.default_provider.clone(),
@@ -104,8 +104,7 @@ impl Engine {
                 last_event: Mutex::new(0),
                 interrupted,
                 running: Mutex::new(HashSet::new()),
-                decode_budget: Semaphore::new(decode_units as usize),
-                decode_units,
+                decode_budget,
                 library_probed: AtomicBool::new(false),
                 references: References::new(references_dir),
                 keys,

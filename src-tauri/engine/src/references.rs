@@ -101,7 +101,7 @@ impl References {
                 path: path.clone(),
                 source,
             };
-            create_dir_durable(&self.dir).map_err(io)?;
+            crate::library::atomic::create_dir_durable(&self.dir).map_err(io)?;
             write_atomic(&path, bytes).map_err(io)?;
         }
         Ok(ReferenceImage {
@@ -135,36 +135,6 @@ impl References {
         })?;
         Ok(validate(&bytes, &LIMITS)?.image)
     }
-}
-
-/// `create_dir_all`, then fsync the parent of each folder it made: the
-/// files are fsynced, and a crash must not lose the folder entry holding them.
-fn create_dir_durable(dir: &Path) -> std::io::Result<()> {
-    let made: Vec<&Path> = dir
-        .ancestors()
-        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
-        .collect();
-    std::fs::create_dir_all(dir)?;
-    for folder in made {
-        match folder.parent() {
-            Some(p) if p.as_os_str().is_empty() => sync_dir(Path::new("."))?,
-            Some(p) => sync_dir(p)?,
-            None => {}
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
-    // Windows cannot open a folder as a file to flush it; NTFS journals
-    // the folder's creation itself.
-    Ok(())
 }
 
 #[cfg(test)]

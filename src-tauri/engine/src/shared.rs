@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::error::EngineError;
-use crate::library::{Library, LibraryError};
+use crate::library::{DecodeBudget, Library, LibraryError};
 use crate::model::{JobEvent, JobSummary};
 use crate::providers::Registry;
 use crate::references::References;
@@ -14,7 +14,7 @@ use crate::store::{Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use tokio::sync::{broadcast, Notify, Semaphore};
+use tokio::sync::{broadcast, Notify};
 
 /// Settings the user can change while the app runs (see `save_settings`).
 pub struct Live {
@@ -46,11 +46,9 @@ pub struct Shared {
     /// never takes one of these over, however late its heartbeat: a process
     /// does not recover a job it is running.
     pub running: Mutex<HashSet<String>>,
-    /// Pixels being decoded right now by all workers, in units of
-    /// `DECODE_UNIT` pixels: bounds the memory that saving takes whatever
-    /// the concurrency.
-    pub decode_budget: Semaphore,
-    pub decode_units: u32,
+    /// Pixels being decoded right now by all workers: bounds the memory
+    /// that saving takes whatever the concurrency.
+    pub decode_budget: DecodeBudget,
     /// Set when the worker is asked to stop (Ctrl-C, SIGTERM, quit): runners
     /// stop at their next safe point and remove what they wrote, instead of
     /// being dropped mid-save.
@@ -60,9 +58,6 @@ pub struct Shared {
     pub references: References,
     pub keys: Keys,
 }
-
-/// Pixels per permit of `Shared::decode_budget`.
-pub const DECODE_UNIT: u64 = 4096;
 
 /// Removes a job from `Shared::running` when its runner ends, however it ends.
 pub(crate) struct RunningGuard<'a> {

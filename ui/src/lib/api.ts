@@ -153,9 +153,10 @@ export function openPath(path: string): Promise<void> {
   return invoke<void>('open_path', { path });
 }
 
-/** A library file as an image URL (Tauri's asset protocol). */
+/** A stored image as a URL of the app's `easel-image:` scheme, which serves
+ * only image files in the library's dated folders and the thumbnail cache. */
 export function fileUrl(path: string): string {
-  return convertFileSrc(path);
+  return convertFileSrc(path, 'easel-image');
 }
 
 export function onJobEvent(handler: (event: JobEvent) => void): Promise<UnlistenFn> {

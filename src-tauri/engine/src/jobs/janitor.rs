@@ -4,6 +4,7 @@
 //! could not. Each concern of maintenance is its own service (as River's).
 
 use crate::jobs::cleanup;
+use crate::library::JobFiles;
 use crate::model::JobStatus;
 use crate::shared::Shared;
 use crate::store::jobs as q;
@@ -14,29 +15,48 @@ use crate::store::now_ms;
 const WINDOW_MS: i64 = 60 * 60 * 1000;
 const MAX_JOBS: u32 = 500;
 
+/// One read of the recently ended jobs and their assets, then one pass over
+/// each folder involved (not one per job: the thumbnail folder holds every
+/// job's thumbnails).
 pub(crate) async fn sweep_recent(sh: &Shared) {
     let since = now_ms() - WINDOW_MS;
-    let jobs = match sh
-        .db(move |s| s.read(|c| q::recently_settled(c, since, MAX_JOBS)))
-        .await
-    {
+    let listed = sh
+        .db(move |s| {
+            s.read(|c| {
+                let mut out = Vec::new();
+                for job in q::recently_settled(c, since, MAX_JOBS)? {
+                    let keep = if job.status == JobStatus::Completed {
+                        cleanup::asset_files(&q::assets(c, &job.id)?)
+                    } else {
+                        Vec::new()
+                    };
+                    let Some(created_at) = chrono::DateTime::from_timestamp_millis(job.created_at)
+                    else {
+                        continue;
+                    };
+                    out.push(JobFiles {
+                        job_id: job.id,
+                        created_at,
+                        keep,
+                        max_epoch: job.lease_epoch,
+                    });
+                }
+                Ok(out)
+            })
+        })
+        .await;
+    let jobs = match listed {
         Ok(jobs) => jobs,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list recently ended jobs to sweep");
             return;
         }
     };
-    for job in jobs {
-        let keep = if job.status == JobStatus::Completed {
-            let id = job.id.clone();
-            match sh.db(move |s| s.read(|c| q::assets(c, &id))).await {
-                Ok(assets) => cleanup::asset_files(&assets),
-                // Without the asset list nothing can be told apart: skip.
-                Err(_) => continue,
-            }
-        } else {
-            Vec::new()
-        };
-        cleanup::remove_unowned_files(sh, &job, keep).await;
+    let library = sh.library();
+    match tokio::task::spawn_blocking(move || library.remove_jobs_files(&jobs)).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(files = n, "start-up sweep removed files no asset row names"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "start-up sweep could not finish"),
+        Err(e) => tracing::warn!(error = %e, "start-up sweep did not run"),
     }
 }

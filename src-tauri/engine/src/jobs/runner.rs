@@ -12,7 +12,7 @@ use crate::library::metadata::GenerationParams;
 use crate::library::LibraryError;
 use crate::model::{Asset, JobStatus, JobSummary};
 use crate::providers::{PollStatus, Provider, ProviderError, SubmitRequest};
-use crate::shared::{Shared, DECODE_UNIT};
+use crate::shared::Shared;
 use crate::store::jobs::{self as q, Lease};
 use crate::store::now_ms;
 use std::path::PathBuf;
@@ -360,14 +360,11 @@ async fn save(
         let library = sh.library();
         let epoch = run.lease.epoch;
         // The decoded pixels of every save in flight share one budget.
-        let units = crate::library::declared_pixels(&bytes)
-            .map_or(1, |px| px.div_ceil(DECODE_UNIT))
-            .clamp(1, u64::from(sh.decode_units)) as u32;
         let permit = sh
             .decode_budget
-            .acquire_many(units)
+            .reserve(crate::library::declared_pixels(&bytes))
             .await
-            .map_err(|_| EngineError::Shutdown)?;
+            .ok_or(EngineError::Shutdown)?;
         // Its paths are this runner's before the write starts, so they are
         // removed if the job does not complete under this lease.
         run.written.push(library.path_for(&params, epoch));

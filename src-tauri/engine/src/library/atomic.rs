@@ -87,6 +87,30 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
+/// `create_dir_all` that also fsyncs the parent of every folder it made:
+/// files in it are fsynced, and a crash must not lose the folder entry
+/// holding them.
+pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    create_dir_durable_with(dir, &mut sync_dir)
+}
+
+fn create_dir_durable_with(
+    dir: &Path,
+    sync: &mut impl FnMut(&Path) -> io::Result<()>,
+) -> io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durable_with(parent, sync)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => sync(parent_dir(dir)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(unix)]
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
@@ -111,6 +135,39 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn creating_folders_fsyncs_the_parent_of_each_one_made() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("a");
+        fs::create_dir(&base).unwrap();
+        let deep = base.join("b").join("c").join("d");
+        let mut synced = Vec::new();
+        create_dir_durable_with(&deep, &mut |p| {
+            synced.push(p.to_path_buf());
+            sync_dir(p)
+        })
+        .unwrap();
+        assert!(deep.is_dir());
+        assert_eq!(
+            synced,
+            [base.clone(), base.join("b"), base.join("b").join("c")],
+            "each new folder's parent, outermost first; not the existing ones"
+        );
+        synced.clear();
+        create_dir_durable_with(&deep, &mut |p| {
+            synced.push(p.to_path_buf());
+            Ok(())
+        })
+        .unwrap();
+        assert!(synced.is_empty(), "nothing made, nothing synced");
+        let file = base.join("file");
+        fs::write(&file, b"x").unwrap();
+        assert!(
+            create_dir_durable(&file.join("sub")).is_err(),
+            "under a file"
+        );
     }
 
     #[test]

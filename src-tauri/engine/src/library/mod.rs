@@ -6,11 +6,13 @@
 //! the input, and every write is atomic.
 
 pub mod atomic;
+mod decode_budget;
 pub mod metadata;
 pub mod slug;
 pub mod thumbnail;
 pub mod validate;
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Cursor};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use image::ImageFormat;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use decode_budget::DecodeBudget;
 pub use metadata::{GenerationParams, MetadataError};
 pub use thumbnail::ThumbnailError;
 pub use validate::{ImageLimits, ValidateError};
@@ -234,11 +237,28 @@ impl Library {
         keep: &[PathBuf],
         max_epoch: i64,
     ) -> Result<usize, LibraryError> {
-        let id = safe_id(job_id);
-        let (name, temp) = (format!("{id}-"), format!(".{id}-"));
-        let epoch_of = |rest: &str| -> Option<i64> { rest.split('-').next()?.parse().ok() };
+        self.remove_jobs_files(&[JobFiles {
+            job_id: job_id.to_string(),
+            created_at,
+            keep: keep.to_vec(),
+            max_epoch,
+        }])
+    }
+
+    /// [`Library::remove_job_files`] for many jobs at once, reading each
+    /// folder once (the thumbnail folder holds every job's thumbnails, so a
+    /// per-job sweep of N jobs would read it N times).
+    pub fn remove_jobs_files(&self, jobs: &[JobFiles]) -> Result<usize, LibraryError> {
+        let by_id: HashMap<String, &JobFiles> =
+            jobs.iter().map(|j| (safe_id(&j.job_id), j)).collect();
+        let mut dirs: Vec<PathBuf> = jobs.iter().map(|j| self.dated_dir(j.created_at)).collect();
+        dirs.sort();
+        dirs.dedup();
+        if !jobs.is_empty() {
+            dirs.push(self.thumbs.clone());
+        }
         let mut removed = 0;
-        for dir in [self.dated_dir(created_at), self.thumbs.clone()] {
+        for dir in dirs {
             let entries = match fs::read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -247,17 +267,11 @@ impl Library {
             for entry in entries.flatten() {
                 let file_name = entry.file_name();
                 let file_name = file_name.to_string_lossy();
-                let rest = file_name
-                    .strip_prefix(name.as_str())
-                    .or_else(|| file_name.strip_prefix(temp.as_str()));
-                let Some(epoch) = rest.and_then(epoch_of) else {
+                let Some((job, epoch)) = owner_of(&file_name, &by_id) else {
                     continue;
                 };
-                if epoch > max_epoch {
-                    continue;
-                }
                 let path = entry.path();
-                if keep.contains(&path) {
+                if epoch > job.max_epoch || keep_contains(&job.keep, &path) {
                     continue;
                 }
                 match fs::remove_file(&path) {
@@ -294,7 +308,7 @@ impl Library {
         write_file(&path, &png)?;
 
         let thumb_path = self.thumb_path_for(p, epoch);
-        create_dir_durably(&self.thumbs)?;
+        atomic::create_dir_durable(&self.thumbs).map_err(io_error(&self.thumbs))?;
         write_file(&thumb_path, &thumb)?;
 
         Ok(SavedAsset {
@@ -366,24 +380,6 @@ fn with_metadata(
     Ok(metadata::embed_generation_params(encoded.get_ref(), p)?)
 }
 
-/// `create_dir_all` that also fsyncs the parent of every folder it made.
-fn create_dir_durably(dir: &Path) -> Result<(), LibraryError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        create_dir_durably(parent)?;
-    }
-    match fs::create_dir(dir) {
-        Ok(()) => sync_parent(dir),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(LibraryError::Io {
-            path: dir.to_path_buf(),
-            source,
-        }),
-    }
-}
-
 fn sync_parent(dir: &Path) -> Result<(), LibraryError> {
     match dir.parent() {
         Some(parent) => atomic::sync_dir(parent).map_err(io_error(parent)),
@@ -449,6 +445,34 @@ fn remove_stale_probes(dir: &Path) {
 
 /// Job ids come from our own store, but they end up in file names, so keep
 /// them to a harmless alphabet rather than trust that.
+/// One job's files to sweep: see [`Library::remove_job_files`].
+#[derive(Debug, Clone)]
+pub struct JobFiles {
+    pub job_id: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub keep: Vec<PathBuf>,
+    pub max_epoch: i64,
+}
+
+/// The job (of `jobs`, keyed by safe id) and lease epoch a library file name
+/// belongs to: `{id}-{epoch}-…` or the temp file `.{id}-{epoch}-…`. Ids may
+/// contain '-', so each '-' is tried as the end of the id.
+fn owner_of<'a>(
+    file_name: &str,
+    jobs: &HashMap<String, &'a JobFiles>,
+) -> Option<(&'a JobFiles, i64)> {
+    let name = file_name.strip_prefix('.').unwrap_or(file_name);
+    name.match_indices('-').find_map(|(at, _)| {
+        let job = jobs.get(&name[..at])?;
+        let epoch = name[at + 1..].split('-').next()?.parse().ok()?;
+        Some((*job, epoch))
+    })
+}
+
+fn keep_contains(keep: &[PathBuf], path: &Path) -> bool {
+    keep.iter().any(|k| k == path)
+}
+
 fn safe_id(id: &str) -> String {
     let cleaned: String = id
         .chars()
@@ -806,6 +830,58 @@ mod tests {
         ] {
             assert!(stays.exists(), "{}", stays.display());
         }
+    }
+
+    #[test]
+    fn one_sweep_of_many_jobs_matches_hyphenated_ids_and_fences_each_by_its_epoch() {
+        let f = fixture();
+        let lib = library(&f);
+        let png = image_bytes(10, 10, ImageFormat::Png);
+        let (a, b, c) = (
+            "0190aaaa-0000-7000-8000-000000000001",
+            "0190aaaa-0000-7000-8000-000000000002",
+            "0190aaaa-0000-7000-8000-000000000003",
+        );
+        let a1 = lib.save(&png, &params(a, 0), 1).unwrap();
+        let a2 = lib.save(&png, &params(a, 1), 1).unwrap();
+        let b1 = lib.save(&png, &params(b, 0), 1).unwrap();
+        let b4 = lib.save(&png, &params(b, 0), 4).unwrap();
+        let c1 = lib.save(&png, &params(c, 0), 1).unwrap();
+        // A temp file a killed writer left for job a.
+        let temp = a1.path.with_file_name(format!(".{a}-1-0-x.png.tmp"));
+        fs::write(&temp, b"partial").unwrap();
+        let job = |id: &str, keep: Vec<PathBuf>, max_epoch| JobFiles {
+            job_id: id.to_string(),
+            created_at: params(id, 0).created_at,
+            keep,
+            max_epoch,
+        };
+        let removed = lib
+            .remove_jobs_files(&[
+                // Completed: keeps output 1.
+                job(a, vec![a2.path.clone(), a2.thumb_path.clone()], 1),
+                // Failed at epoch 3; epoch 4 is a retry claimed meanwhile.
+                job(b, vec![], 3),
+            ])
+            .unwrap();
+        assert_eq!(
+            removed, 5,
+            "a's output 0 (image, thumb, temp), b's epoch 1 (image, thumb)"
+        );
+        for gone in [&a1.path, &a1.thumb_path, &temp, &b1.path, &b1.thumb_path] {
+            assert!(!gone.exists(), "{}", gone.display());
+        }
+        for stays in [
+            &a2.path,
+            &a2.thumb_path,
+            &b4.path,
+            &b4.thumb_path,
+            &c1.path,
+            &c1.thumb_path,
+        ] {
+            assert!(stays.exists(), "{}", stays.display());
+        }
+        assert_eq!(lib.remove_jobs_files(&[]).unwrap(), 0);
     }
 
     #[test]

@@ -204,6 +204,25 @@ fn map_err(e: rusqlite::Error, path: &Path) -> StoreError {
     }
 }
 
+/// WAL: readers never block the writer. (With `synchronous = FULL` a commit
+/// survives power loss, which is what "durable before the provider is
+/// called" means.) SQLite answers with the mode it is in: a file system or
+/// VFS that cannot do WAL (some network shares) keeps the old mode silently,
+/// so the answer is checked.
+fn enable_wal(conn: &Connection, path: &Path) -> Result<()> {
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(|e| map_err(e, path))?;
+    if mode.eq_ignore_ascii_case("wal") {
+        Ok(())
+    } else {
+        Err(StoreError::NoWal {
+            path: path.to_path_buf(),
+            mode,
+        })
+    }
+}
+
 fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Result<Connection> {
     let open_err = |source| StoreError::Open {
         path: path.to_path_buf(),
@@ -222,19 +241,7 @@ fn open_connection(path: &Path, busy_timeout: Duration, read_only: bool) -> Resu
     conn.set_prepared_statement_cache_capacity(64);
     if !read_only {
         check_version(&conn, path)?;
-        // WAL: readers never block the writer. FULL: a commit survives power
-        // loss, which is what "durable before the provider is called" means.
-        // SQLite answers with the mode it is in: a file system that cannot
-        // do WAL (some network shares) keeps the old mode silently.
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(|e| map_err(e, path))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::NoWal {
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
+        enable_wal(&conn, path)?;
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(open_err)?;
@@ -283,4 +290,28 @@ pub fn now_ms() -> i64 {
             .unwrap_or(0)
     });
     chrono::Utc::now().timestamp_millis() + skew
+}
+
+#[cfg(test)]
+mod wal_tests {
+    use super::*;
+
+    #[test]
+    fn a_database_that_cannot_use_wal_is_refused_with_the_mode_it_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("no-shm.db");
+        // The "unix-none" VFS has no shared memory, as some network file
+        // systems: SQLite keeps the rollback journal and says so.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+        let conn = Connection::open_with_flags_and_vfs(&path, flags, "unix-none").expect("open");
+        match enable_wal(&conn, &path) {
+            Err(StoreError::NoWal { mode, path: p }) => {
+                assert_eq!(mode.to_ascii_lowercase(), "delete");
+                assert_eq!(p, path);
+            }
+            other => panic!("expected NoWal, got {other:?}"),
+        }
+        let ok = Connection::open(dir.path().join("plain.db")).expect("open");
+        enable_wal(&ok, &dir.path().join("plain.db")).expect("WAL on a local file");
+    }
 }
