@@ -104,6 +104,7 @@ impl Engine {
                 last_event: Mutex::new(0),
                 interrupted,
                 running: Mutex::new(HashSet::new()),
+                cooldowns: Default::default(),
                 decode_budget,
                 library_probed: AtomicBool::new(false),
                 references: References::new(references_dir),

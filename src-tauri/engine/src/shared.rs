@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::error::EngineError;
 use crate::library::{DecodeBudget, Library, LibraryError};
 use crate::model::{JobEvent, JobSummary};
+use crate::providers::cooldown::Cooldowns;
 use crate::providers::Registry;
 use crate::references::References;
 use crate::secrets::Keys;
@@ -46,6 +47,9 @@ pub struct Shared {
     /// never takes one of these over, however late its heartbeat: a process
     /// does not recover a job it is running.
     pub running: Mutex<HashSet<String>>,
+    /// Providers that answered 429: no job of this process calls them
+    /// until their wait has passed.
+    pub cooldowns: Cooldowns,
     /// Pixels being decoded right now by all workers: bounds the memory
     /// that saving takes whatever the concurrency.
     pub decode_budget: DecodeBudget,

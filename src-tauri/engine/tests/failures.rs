@@ -32,6 +32,8 @@ struct Scripted {
     polls: Mutex<VecDeque<Result<PollStatus, ProviderError>>>,
     output: Output,
     submit_calls: AtomicU32,
+    /// When each submit was called.
+    submit_times: Mutex<Vec<std::time::Instant>>,
 }
 
 impl Scripted {
@@ -46,6 +48,7 @@ impl Scripted {
             polls: Mutex::new(polls.into()),
             output,
             submit_calls: AtomicU32::new(0),
+            submit_times: Mutex::new(Vec::new()),
         })
     }
 }
@@ -60,6 +63,10 @@ impl Provider for Scripted {
     }
     async fn submit(&self, req: &SubmitRequest<'_>) -> Result<String, ProviderError> {
         self.submit_calls.fetch_add(1, Ordering::SeqCst);
+        self.submit_times
+            .lock()
+            .expect("lock")
+            .push(std::time::Instant::now());
         let next = self
             .submits
             .lock()
@@ -165,6 +172,66 @@ async fn a_rate_limited_submit_is_retried_after_retry_after() {
         [LedgerKind::Reserve, LedgerKind::Charge],
         "one reservation across attempts"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_cools_the_provider_down_for_its_other_jobs() {
+    let provider = Scripted::new(
+        vec![Err(err(FailureKind::RateLimited, Some(400)))],
+        vec![],
+        Output::Image,
+    );
+    // One job at a time: without a cooldown the second job would be sent
+    // as soon as the first is requeued.
+    let TestEnv {
+        engine,
+        data: _data,
+        library: _library,
+    } = common::env_with_provider_and(provider.clone(), Keys::memory(), |c| {
+        c.default_concurrency = 1;
+    });
+    let a = engine
+        .create_job(scripted_job("a"))
+        .await
+        .expect("create a");
+    let b = engine
+        .create_job(scripted_job("b"))
+        .await
+        .expect("create b");
+    let ids = vec![a.id.clone(), b.id.clone()];
+    engine
+        .run_worker(RunUntil::Settled(ids))
+        .await
+        .expect("worker");
+    for id in [&a.id, &b.id] {
+        let d = engine.detail(id).await.expect("detail");
+        assert_eq!(d.job.status, JobStatus::Completed, "{id}");
+    }
+    let times = provider.submit_times.lock().expect("lock").clone();
+    assert_eq!(times.len(), 3, "a (429), then b and a's retry");
+    for later in &times[1..] {
+        let after = later.duration_since(times[0]);
+        assert!(
+            after >= Duration::from_millis(400),
+            "a submit {after:?} after the 429 that asked for 400 ms"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credits_fails_at_once_and_releases_the_reservation() {
+    let s = setup(Scripted::new(
+        vec![Err(err(FailureKind::NoCredits, Some(5)))],
+        vec![],
+        Output::Image,
+    ));
+    let d = run(&s, "r").await;
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(d.job.error_code.as_deref(), Some("no_credits"));
+    assert_eq!(d.attempts.len(), 1, "never retried");
+    assert_eq!(s.provider.submit_calls.load(Ordering::SeqCst), 1);
+    let kinds: Vec<_> = d.ledger.iter().map(|l| l.kind).collect();
+    assert_eq!(kinds, [LedgerKind::Reserve, LedgerKind::Release]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

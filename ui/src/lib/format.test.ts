@@ -8,6 +8,7 @@ import {
   formatElapsed,
   formatUsd,
   microsToDollarsText,
+  retryNote,
 } from './format';
 
 describe('money', () => {
@@ -57,5 +58,23 @@ describe('time and size', () => {
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(180_000)).toBe('176 KB');
     expect(formatBytes(2_500_000)).toBe('2.4 MB');
+  });
+});
+
+describe('retry note', () => {
+  const at = new Date(2026, 10, 30, 14, 2).getTime();
+  it('says why a requeued job waits and until when', () => {
+    const note = retryNote({ status: 'queued', error_code: 'rate_limited', next_run_at: at }, at - 60_000);
+    expect(note).toMatch(/^Rate limited: retrying at /);
+    expect(note).toContain(new Intl.DateTimeFormat(undefined, { timeStyle: 'short' }).format(new Date(at)));
+    expect(retryNote({ status: 'queued', error_code: 'provider_unavailable', next_run_at: at }, 0)).toMatch(
+      /^Provider unavailable: /,
+    );
+    expect(retryNote({ status: 'queued', error_code: 'weird', next_run_at: at }, 0)).toMatch(/^Attempt failed: /);
+  });
+  it('is silent for a fresh job, a due retry or another status', () => {
+    expect(retryNote({ status: 'queued', error_code: null, next_run_at: at }, 0)).toBeNull();
+    expect(retryNote({ status: 'queued', error_code: 'rate_limited', next_run_at: at }, at)).toBeNull();
+    expect(retryNote({ status: 'processing', error_code: 'rate_limited', next_run_at: at }, 0)).toBeNull();
   });
 });

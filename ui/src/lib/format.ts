@@ -99,6 +99,24 @@ export function heldReason(job: Pick<JobSummary, 'error_message' | 'error_code'>
   return 'Stopped after repeated crashes';
 }
 
+const RETRY_LABELS: Record<string, string> = {
+  rate_limited: 'Rate limited',
+  provider_unavailable: 'Provider unavailable',
+};
+const clockTime = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+
+/** Why a queued job waits after a failed attempt, and until when ("Rate
+ * limited: retrying at 14:02"); null for a job that has not failed yet or
+ * whose retry is due. */
+export function retryNote(
+  job: Pick<JobSummary, 'status' | 'error_code' | 'next_run_at'>,
+  now: number,
+): string | null {
+  if (job.status !== 'queued' || !job.error_code || job.next_run_at <= now) return null;
+  const why = RETRY_LABELS[job.error_code] ?? 'Attempt failed';
+  return `${why}: retrying at ${clockTime.format(new Date(job.next_run_at))}`;
+}
+
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
 

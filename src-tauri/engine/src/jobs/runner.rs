@@ -11,7 +11,7 @@ use crate::jobs::transitions::{self, DeferPolicy, Failure, Outcome};
 use crate::library::metadata::GenerationParams;
 use crate::library::LibraryError;
 use crate::model::{Asset, JobStatus, JobSummary};
-use crate::providers::{PollStatus, Provider, ProviderError, SubmitRequest};
+use crate::providers::{FailureKind, PollStatus, Provider, ProviderError, SubmitRequest};
 use crate::shared::Shared;
 use crate::store::jobs::{self as q, Lease};
 use crate::store::now_ms;
@@ -219,6 +219,9 @@ async fn submit(
         }
     }
     crashpoint(&run.sh, "submitting", &job.id).await;
+    if wait_for_cooldown(run, &job.provider).await {
+        return Ok(None);
+    }
     tracing::info!("submitting");
     match provider.submit(&req).await {
         Ok(handle) => accepted(run, &job, &handle, note).await,
@@ -260,6 +263,9 @@ async fn poll(
     let mut errors = 0u32;
     crashpoint(&run.sh, "processing", &job.id).await;
     loop {
+        if wait_for_cooldown(run, &job.provider).await {
+            return Ok(None);
+        }
         match provider.poll(&handle, &spec).await {
             Ok(PollStatus::Pending { progress }) => {
                 errors = 0;
@@ -301,6 +307,7 @@ async fn poll(
                     run.sh.config.backoff_max_ms,
                     e.retry_after,
                 );
+                note_rate_limit(run, &job.provider, &e, wait);
                 tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "poll failed; polling again");
                 if run.sleep(wait).await {
                     return Ok(None);
@@ -453,13 +460,14 @@ async fn failed(
     e: ProviderError,
 ) -> Result<Option<JobSummary>, EngineError> {
     tracing::warn!(kind = ?e.kind, error = %e, "provider call failed");
+    let wait = backoff::delay(
+        job.attempts,
+        run.sh.config.backoff_base_ms,
+        run.sh.config.backoff_max_ms,
+        e.retry_after,
+    );
+    note_rate_limit(run, &job.provider, &e, wait);
     if e.kind.is_retryable() && job.attempts < job.max_attempts && job.status != JobStatus::Saving {
-        let wait = backoff::delay(
-            job.attempts,
-            run.sh.config.backoff_base_ms,
-            run.sh.config.backoff_max_ms,
-            e.retry_after,
-        );
         let (j, lease) = (job.clone(), run.lease.clone());
         let next_run_at = now_ms() + wait.as_millis() as i64;
         let out = run
@@ -491,6 +499,31 @@ async fn failed(
     };
     settle(run, job, outcome).await?;
     Ok(None)
+}
+
+/// A 429 cools the whole provider down (every job of this process), for the
+/// wait it asked for or else the backoff this job takes.
+fn note_rate_limit(run: &Run, provider: &str, e: &ProviderError, wait: Duration) {
+    if e.kind == FailureKind::RateLimited {
+        run.sh
+            .cooldowns
+            .start(provider, now_ms(), e.retry_after.unwrap_or(wait));
+    }
+}
+
+/// Waits out the provider's cooldown before calling it. True when the lease
+/// was lost meanwhile (the runner stops).
+async fn wait_for_cooldown(run: &mut Run, provider: &str) -> bool {
+    while let Some(wait) = run.sh.cooldowns.remaining(provider, now_ms()) {
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "provider cooling down after a rate limit"
+        );
+        if run.sleep(wait).await {
+            return true;
+        }
+    }
+    false
 }
 
 async fn fail_with(

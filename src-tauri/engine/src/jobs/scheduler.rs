@@ -141,6 +141,10 @@ async fn claim_due(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engi
         return Ok(());
     }
     for provider in providers {
+        // A provider that answered 429 gets no new job until its wait ends.
+        if sh.cooldowns.remaining(&provider, now_ms()).is_some() {
+            continue;
+        }
         loop {
             let limit = sh.concurrency_for(&provider);
             let (p, owner) = (provider.clone(), sh.worker_id.clone());

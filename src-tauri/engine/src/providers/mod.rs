@@ -2,6 +2,8 @@
 //! declares what it can do and classifies every failure, so the scheduler can
 //! decide between retrying, failing and asking the user.
 
+pub mod cooldown;
+pub mod http_errors;
 pub mod offline;
 
 use crate::config::Config;
@@ -74,6 +76,9 @@ pub enum FailureKind {
     InvalidInput,
     ContentPolicy,
     NotFound,
+    /// The account cannot pay (no credits, quota exhausted): never retried,
+    /// the user adds credit and retries.
+    NoCredits,
     Fatal,
 }
 
@@ -90,6 +95,7 @@ impl FailureKind {
             FailureKind::InvalidInput => "invalid_input",
             FailureKind::ContentPolicy => "content_policy",
             FailureKind::NotFound => "not_found",
+            FailureKind::NoCredits => "no_credits",
             FailureKind::Fatal => "provider_error",
         }
     }

@@ -51,14 +51,20 @@ fn new_env(
 /// An engine with the shipped providers plus `provider`, reading keys
 /// from `keys`.
 pub fn env_with_provider(provider: Arc<dyn Provider>, keys: Keys) -> TestEnv {
-    new_env(
-        |_| {},
-        |config| {
-            let mut registry = Registry::from_config(&config);
-            registry.insert(provider);
-            Engine::open_with(config, registry, keys)
-        },
-    )
+    env_with_provider_and(provider, keys, |_| {})
+}
+
+/// `env_with_provider` with the config changed by `tweak`.
+pub fn env_with_provider_and(
+    provider: Arc<dyn Provider>,
+    keys: Keys,
+    tweak: impl FnOnce(&mut Config),
+) -> TestEnv {
+    new_env(tweak, |config| {
+        let mut registry = Registry::from_config(&config);
+        registry.insert(provider);
+        Engine::open_with(config, registry, keys)
+    })
 }
 
 pub fn env() -> TestEnv {
