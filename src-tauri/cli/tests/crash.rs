@@ -106,6 +106,30 @@ fn crash_while_processing() {
     crash_and_recover("processing");
 }
 
+/// Killed after the outputs were staged and before that was committed: the
+/// restart saves the staged outputs without asking the provider again.
+#[test]
+fn crash_between_staging_and_its_commit() {
+    crash_and_recover("staged");
+    let cli_staging_is_empty = |cli: &Cli| walk(&cli.data.path().join("staging")).is_empty();
+    let cli = Cli::new();
+    let id = cli
+        .ok(&["generate", "--prompt", "a lighthouse", "--size", "64x64"])
+        .trim()
+        .to_string();
+    kill_at(&cli, "staged");
+    assert!(
+        !cli_staging_is_empty(&cli),
+        "outputs staged before the kill"
+    );
+    cli.ok(&["work", "--until-idle"]);
+    check_finished_once(&cli, &id, 1);
+    assert!(cli_staging_is_empty(&cli), "staging emptied once stored");
+    let d = cli.json(&["show", &id, "--json"]);
+    let attempts = d["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 1, "not resubmitted: {attempts:?}");
+}
+
 #[test]
 fn crash_while_saving() {
     crash_and_recover("saving");

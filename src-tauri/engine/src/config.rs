@@ -254,6 +254,11 @@ impl Config {
         self.data_dir.join("references")
     }
 
+    /// Provider outputs made durable before saving (see `staging`).
+    pub fn staging_dir(&self) -> PathBuf {
+        self.data_dir.join("staging")
+    }
+
     pub fn thumbs_dir(&self) -> PathBuf {
         self.cache_dir.join("thumbnails")
     }

@@ -12,6 +12,7 @@ use crate::providers::{Capabilities, Registry};
 use crate::references::{ReferenceImage, References};
 use crate::secrets::Keys;
 use crate::shared::{Live, Shared};
+use crate::staging::Staging;
 use crate::store::jobs::{self as q, NewJobRow};
 use crate::store::{ledger, now_ms, Store};
 use std::collections::HashSet;
@@ -76,6 +77,7 @@ impl Engine {
         // One image at the pixel limit may decode at a time (and any number
         // of smaller ones that fit beside it), across all workers.
         let decode_budget = DecodeBudget::new(config.image_limits.max_pixels);
+        let staging = Staging::new(config.staging_dir());
         let live = Live {
             library: Arc::new(library),
             default_provider: config.default_provider.clone(),
@@ -108,6 +110,7 @@ impl Engine {
                 decode_budget,
                 library_probed: AtomicBool::new(false),
                 references: References::new(references_dir),
+                staging,
                 keys,
             }),
         })

@@ -17,6 +17,7 @@ pub mod references;
 pub mod secrets;
 pub mod settings;
 pub(crate) mod shared;
+pub mod staging;
 pub mod store;
 
 pub use config::Config;

@@ -11,6 +11,7 @@ use crate::providers::cooldown::Cooldowns;
 use crate::providers::Registry;
 use crate::references::References;
 use crate::secrets::Keys;
+use crate::staging::Staging;
 use crate::store::{Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,6 +61,8 @@ pub struct Shared {
     /// The current library folder passed the full writability probe.
     pub library_probed: AtomicBool,
     pub references: References,
+    /// Provider outputs made durable when the provider finishes.
+    pub staging: Staging,
     pub keys: Keys,
 }
 

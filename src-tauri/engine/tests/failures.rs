@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use common::{env, env_with_provider, fast_config, files, new_job, test_capabilities, TestEnv};
 use easel_engine::providers::offline::render::render_png;
 use easel_engine::providers::{
-    Capabilities, FailureKind, PollStatus, Provider, ProviderError, SubmitRequest,
+    Capabilities, FailureKind, Output, OutputMeta, PollStatus, Provider, ProviderError,
+    SubmitRequest, Submitted,
 };
 use easel_engine::{Engine, JobSpec, JobStatus, Keys, LedgerKind, NewJob, RunUntil};
 use std::collections::VecDeque;
@@ -17,39 +18,63 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Clone)]
-enum Output {
+enum Outputs {
     Image,
     Garbage,
     /// Every output an image but the last, which does not decode.
     LastGarbage,
     /// One image fewer than the request asked for.
     OneShort,
+    /// An SVG drawing, which is not stored.
+    Svg,
 }
 
 struct Scripted {
     caps: Capabilities,
     submits: Mutex<VecDeque<Result<(), ProviderError>>>,
     polls: Mutex<VecDeque<Result<PollStatus, ProviderError>>>,
-    output: Output,
+    output: Outputs,
     submit_calls: AtomicU32,
     /// When each submit was called.
     submit_times: Mutex<Vec<std::time::Instant>>,
+    /// Answers the submit with the images, as a synchronous provider does.
+    synchronous: bool,
+    fetch_calls: AtomicU32,
+    poll_calls: AtomicU32,
+    /// Fetches that work; later ones find the result URLs expired.
+    fetches_before_expiry: u32,
 }
 
 impl Scripted {
     fn new(
         submits: Vec<Result<(), ProviderError>>,
         polls: Vec<Result<PollStatus, ProviderError>>,
-        output: Output,
+        output: Outputs,
     ) -> Arc<Self> {
-        Arc::new(Scripted {
+        Self::with(submits, polls, output, |_| {})
+    }
+
+    /// `new`, then changed by `tweak` (synchronous, expiring URLs).
+    fn with(
+        submits: Vec<Result<(), ProviderError>>,
+        polls: Vec<Result<PollStatus, ProviderError>>,
+        output: Outputs,
+        tweak: impl FnOnce(&mut Scripted),
+    ) -> Arc<Self> {
+        let mut scripted = Scripted {
             caps: test_capabilities("s1", 1_000),
             submits: Mutex::new(submits.into()),
             polls: Mutex::new(polls.into()),
             output,
             submit_calls: AtomicU32::new(0),
             submit_times: Mutex::new(Vec::new()),
-        })
+            synchronous: false,
+            fetch_calls: AtomicU32::new(0),
+            poll_calls: AtomicU32::new(0),
+            fetches_before_expiry: u32::MAX,
+        };
+        tweak(&mut scripted);
+        Arc::new(scripted)
     }
 }
 
@@ -61,7 +86,7 @@ impl Provider for Scripted {
     fn capabilities(&self) -> &Capabilities {
         &self.caps
     }
-    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<String, ProviderError> {
+    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<Submitted, ProviderError> {
         self.submit_calls.fetch_add(1, Ordering::SeqCst);
         self.submit_times
             .lock()
@@ -73,34 +98,64 @@ impl Provider for Scripted {
             .expect("lock")
             .pop_front()
             .unwrap_or(Ok(()));
-        next.map(|()| format!("h-{}", req.idempotency_key))
+        next?;
+        let handle = format!("h-{}", req.idempotency_key);
+        if self.synchronous {
+            let outputs = self.outputs(req.spec)?;
+            return Ok(Submitted::Done { handle, outputs });
+        }
+        Ok(Submitted::Pending(handle))
     }
     async fn find_submitted(&self, _: &SubmitRequest<'_>) -> Result<Option<String>, ProviderError> {
         Ok(None)
     }
     async fn poll(&self, _: &str, _: &JobSpec) -> Result<PollStatus, ProviderError> {
+        self.poll_calls.fetch_add(1, Ordering::SeqCst);
         self.polls
             .lock()
             .expect("lock")
             .pop_front()
             .unwrap_or(Ok(PollStatus::Done))
     }
-    async fn fetch_outputs(&self, _: &str, spec: &JobSpec) -> Result<Vec<Vec<u8>>, ProviderError> {
-        let image = |i: u32| render_png("x", u64::from(i), spec.width, spec.height).expect("png");
-        let garbage = || b"<html>502 Bad Gateway</html>".to_vec();
-        Ok((0..spec.count)
-            .filter_map(|i| match self.output {
-                Output::Image => Some(image(i)),
-                Output::Garbage => Some(garbage()),
-                Output::LastGarbage if i + 1 == spec.count => Some(garbage()),
-                Output::LastGarbage => Some(image(i)),
-                Output::OneShort if i + 1 == spec.count => None,
-                Output::OneShort => Some(image(i)),
-            })
-            .collect())
+    async fn fetch_outputs(&self, _: &str, spec: &JobSpec) -> Result<Vec<Output>, ProviderError> {
+        let n = self.fetch_calls.fetch_add(1, Ordering::SeqCst);
+        if n >= self.fetches_before_expiry {
+            return Err(ProviderError::new(
+                FailureKind::NotFound,
+                "the result URL expired (data removed)",
+            ));
+        }
+        self.outputs(spec)
     }
     async fn cancel(&self, _: &str) -> Result<(), ProviderError> {
         Ok(())
+    }
+}
+
+impl Scripted {
+    fn outputs(&self, spec: &JobSpec) -> Result<Vec<Output>, ProviderError> {
+        let image = |i: u32| render_png("x", u64::from(i), spec.width, spec.height).expect("png");
+        let garbage = || b"<html>502 Bad Gateway</html>".to_vec();
+        let svg = || br#"<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>"#.to_vec();
+        Ok((0..spec.count)
+            .filter_map(|i| match self.output {
+                Outputs::Image => Some(image(i)),
+                Outputs::Garbage => Some(garbage()),
+                Outputs::Svg => Some(svg()),
+                Outputs::LastGarbage if i + 1 == spec.count => Some(garbage()),
+                Outputs::LastGarbage => Some(image(i)),
+                Outputs::OneShort if i + 1 == spec.count => None,
+                Outputs::OneShort => Some(image(i)),
+            })
+            .map(|bytes| easel_engine::providers::Output {
+                bytes,
+                // The provider chose the seeds.
+                meta: OutputMeta {
+                    seed: Some(9_000),
+                    revised_prompt: None,
+                },
+            })
+            .collect())
     }
 }
 
@@ -114,7 +169,7 @@ fn err(kind: FailureKind, retry_after_ms: Option<u64>) -> ProviderError {
 struct Setup {
     engine: Engine,
     provider: Arc<Scripted>,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
     library: tempfile::TempDir,
 }
 
@@ -127,7 +182,7 @@ fn setup(provider: Arc<Scripted>) -> Setup {
     Setup {
         engine,
         provider,
-        _data: data,
+        data,
         library,
     }
 }
@@ -153,7 +208,7 @@ async fn a_rate_limited_submit_is_retried_after_retry_after() {
     let s = setup(Scripted::new(
         vec![Err(err(FailureKind::RateLimited, Some(300)))],
         vec![],
-        Output::Image,
+        Outputs::Image,
     ));
     let d = run(&s, "r").await;
     assert_eq!(d.job.status, JobStatus::Completed);
@@ -179,7 +234,7 @@ async fn a_rate_limit_cools_the_provider_down_for_its_other_jobs() {
     let provider = Scripted::new(
         vec![Err(err(FailureKind::RateLimited, Some(400)))],
         vec![],
-        Output::Image,
+        Outputs::Image,
     );
     // One job at a time: without a cooldown the second job would be sent
     // as soon as the first is requeued.
@@ -223,7 +278,7 @@ async fn no_credits_fails_at_once_and_releases_the_reservation() {
     let s = setup(Scripted::new(
         vec![Err(err(FailureKind::NoCredits, Some(5)))],
         vec![],
-        Output::Image,
+        Outputs::Image,
     ));
     let d = run(&s, "r").await;
     assert_eq!(d.job.status, JobStatus::Failed);
@@ -239,7 +294,7 @@ async fn retryable_failures_stop_at_max_attempts() {
     let always = (0..10)
         .map(|_| Err(err(FailureKind::Retryable, None)))
         .collect();
-    let s = setup(Scripted::new(always, vec![], Output::Image));
+    let s = setup(Scripted::new(always, vec![], Outputs::Image));
     let d = run(&s, "r").await;
     assert_eq!(d.job.status, JobStatus::Failed);
     assert_eq!(d.job.error_code.as_deref(), Some("attempts_exhausted"));
@@ -254,7 +309,7 @@ async fn a_content_policy_refusal_fails_at_once() {
     let s = setup(Scripted::new(
         vec![Err(err(FailureKind::ContentPolicy, None))],
         vec![],
-        Output::Image,
+        Outputs::Image,
     ));
     let d = run(&s, "r").await;
     assert_eq!(d.job.status, JobStatus::Failed);
@@ -272,7 +327,7 @@ async fn a_failed_poll_polls_again_and_never_resubmits() {
         Err(err(FailureKind::RateLimited, Some(50))),
         Ok(PollStatus::Done),
     ];
-    let s = setup(Scripted::new(vec![], polls, Output::Image));
+    let s = setup(Scripted::new(vec![], polls, Outputs::Image));
     let d = run(&s, "r").await;
     assert_eq!(d.job.status, JobStatus::Completed);
     assert_eq!(
@@ -285,7 +340,7 @@ async fn a_failed_poll_polls_again_and_never_resubmits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_that_does_not_decode_fails_the_job_and_writes_nothing() {
-    let s = setup(Scripted::new(vec![], vec![], Output::Garbage));
+    let s = setup(Scripted::new(vec![], vec![], Outputs::Garbage));
     let d = run(&s, "r").await;
     assert_eq!(d.job.status, JobStatus::Failed);
     assert_eq!(d.job.error_code.as_deref(), Some("invalid_image"));
@@ -500,12 +555,12 @@ fn two_image_job(rid: &str) -> NewJob {
 
 /// Every file under the data folder's thumbnail cache.
 fn thumbnails(s: &Setup) -> Vec<std::path::PathBuf> {
-    files(&s._data.path().join("cache"))
+    files(&s.data.path().join("cache"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_later_output_fails_the_job_and_keeps_none_of_the_earlier_ones() {
-    let s = setup(Scripted::new(vec![], vec![], Output::LastGarbage));
+    let s = setup(Scripted::new(vec![], vec![], Outputs::LastGarbage));
     let job = s
         .engine
         .create_job(two_image_job("k"))
@@ -522,7 +577,7 @@ async fn a_bad_later_output_fails_the_job_and_keeps_none_of_the_earlier_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fewer_images_than_requested_fail_clearly_and_store_nothing() {
-    let s = setup(Scripted::new(vec![], vec![], Output::OneShort));
+    let s = setup(Scripted::new(vec![], vec![], Outputs::OneShort));
     let job = s
         .engine
         .create_job(two_image_job("short"))
@@ -580,4 +635,139 @@ async fn a_save_that_keeps_waiting_is_held_with_the_reason_then_resumes() {
     assert_eq!(d.job.status, JobStatus::Completed, "{:?}", d.timeline);
     assert_eq!(files(&lib).len(), 1);
     assert_eq!(d.attempts.len(), 1, "resuming a save never resubmits");
+}
+
+/// The files left in the staging area.
+fn staged_files(s: &Setup) -> Vec<std::path::PathBuf> {
+    files(&s.data.path().join("staging"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_are_staged_when_the_provider_finishes_so_expiring_urls_survive_a_waiting_save() {
+    // The result URLs work once; saving has to wait for the library.
+    let s = setup(Scripted::with(vec![], vec![], Outputs::Image, |p| {
+        p.fetches_before_expiry = 1;
+    }));
+    let job = s
+        .engine
+        .create_job(scripted_job("stage"))
+        .await
+        .expect("create");
+    let lib = s.library.path().to_path_buf();
+    std::fs::remove_dir(&lib).expect("unplug the library");
+    let engine = s.engine.clone();
+    let id = job.id.clone();
+    let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Settled(vec![id])).await });
+    let mut waiting = false;
+    for _ in 0..500 {
+        let j = s.engine.get(&job.id).await.expect("get");
+        if j.status == JobStatus::Saving
+            && j.error_message
+                .as_deref()
+                .is_some_and(|m| m.contains("does not exist"))
+        {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(waiting, "saving waits for the library");
+    // Several more tries (the backoff starts at 10 ms, capped at 50 ms).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!staged_files(&s).is_empty(), "the outputs wait in staging");
+    std::fs::create_dir(&lib).expect("plug it back in");
+    tokio::time::timeout(Duration::from_secs(60), worker)
+        .await
+        .expect("done")
+        .expect("join")
+        .expect("run");
+    let d = s.engine.detail(&job.id).await.expect("detail");
+    assert_eq!(
+        d.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        d.job.error_message
+    );
+    assert_eq!(
+        s.provider.fetch_calls.load(Ordering::SeqCst),
+        1,
+        "fetched once, at the finish"
+    );
+    assert_eq!(files(&lib).len(), 1);
+    assert!(
+        staged_files(&s).is_empty(),
+        "staging is emptied once stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synchronous_provider_answers_with_the_images_and_is_asked_nothing_more() {
+    let s = setup(Scripted::with(vec![], vec![], Outputs::Image, |p| {
+        p.synchronous = true;
+    }));
+    let d = run(&s, "sync").await;
+    assert_eq!(
+        d.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        d.job.error_message
+    );
+    assert_eq!(s.provider.submit_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(s.provider.poll_calls.load(Ordering::SeqCst), 0, "no poll");
+    assert_eq!(
+        s.provider.fetch_calls.load(Ordering::SeqCst),
+        0,
+        "no download"
+    );
+    assert_eq!(d.assets.len(), 1);
+    // The seed the provider reported is the one embedded in the image.
+    let image = std::fs::read(&d.assets[0].path).expect("image");
+    assert!(
+        common::contains(&image, "Seed: 9000,"),
+        "the provider's seed is embedded"
+    );
+    assert!(staged_files(&s).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_svg_output_is_refused_before_it_is_kept() {
+    let s = setup(Scripted::new(vec![], vec![], Outputs::Svg));
+    let d = run(&s, "svg").await;
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(d.job.error_code.as_deref(), Some("invalid_image"));
+    let why = d.job.error_message.as_deref().unwrap_or_default();
+    assert!(why.contains("not a PNG, JPEG or WebP"), "{why}");
+    assert!(files(s.library.path()).is_empty());
+    assert!(staged_files(&s).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_outputs_of_a_job_canceled_while_saving_are_removed_at_the_next_start() {
+    let s = setup(Scripted::new(vec![], vec![], Outputs::Image));
+    let job = s
+        .engine
+        .create_job(scripted_job("cancel-staged"))
+        .await
+        .expect("create");
+    std::fs::remove_dir(s.library.path()).expect("unplug the library");
+    let engine = s.engine.clone();
+    let id = job.id.clone();
+    let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Settled(vec![id])).await });
+    for _ in 0..500 {
+        if !staged_files(&s).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!staged_files(&s).is_empty(), "staged while the save waits");
+    let canceled = s.engine.cancel(&job.id).await.expect("cancel");
+    assert_eq!(canceled.status, JobStatus::Canceled);
+    tokio::time::timeout(Duration::from_secs(60), worker)
+        .await
+        .expect("done")
+        .expect("join")
+        .expect("run");
+    // The next start sweeps what no runner will ever use.
+    s.engine.run_worker(RunUntil::Idle).await.expect("worker");
+    assert!(staged_files(&s).is_empty(), "{:?}", staged_files(&s));
 }

@@ -15,6 +15,36 @@ use crate::store::now_ms;
 const WINDOW_MS: i64 = 60 * 60 * 1000;
 const MAX_JOBS: u32 = 500;
 
+/// Staged outputs of jobs that ended (or no longer exist) without their
+/// runner removing them: canceled from another process mid-save, or a
+/// runner killed between settling and cleaning up.
+pub(crate) async fn sweep_staging(sh: &Shared) {
+    let staging = sh.staging.clone();
+    let ids = match tokio::task::spawn_blocking(move || staging.job_ids()).await {
+        Ok(Ok(ids)) => ids,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot list the staging area");
+            return;
+        }
+        Err(_) => return,
+    };
+    for id in ids {
+        let key = id.clone();
+        let ended = match sh.db(move |s| s.read(|c| q::get(c, &key))).await {
+            Ok(Some(job)) => job.status.is_terminal(),
+            Ok(None) => true,
+            Err(_) => false,
+        };
+        if ended {
+            let staging = sh.staging.clone();
+            let removed = tokio::task::spawn_blocking(move || staging.remove(&id)).await;
+            if let Ok(Err(e)) = removed {
+                tracing::warn!(error = %e, "cannot remove staged outputs of an ended job");
+            }
+        }
+    }
+}
+
 /// One read of the recently ended jobs and their assets, then one pass over
 /// each folder involved (not one per job: the thumbnail folder holds every
 /// job's thumbnails).

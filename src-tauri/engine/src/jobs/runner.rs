@@ -11,7 +11,9 @@ use crate::jobs::transitions::{self, DeferPolicy, Failure, Outcome};
 use crate::library::metadata::GenerationParams;
 use crate::library::LibraryError;
 use crate::model::{Asset, JobStatus, JobSummary};
-use crate::providers::{FailureKind, PollStatus, Provider, ProviderError, SubmitRequest};
+use crate::providers::{
+    FailureKind, Output, OutputMeta, PollStatus, Provider, ProviderError, SubmitRequest, Submitted,
+};
 use crate::shared::Shared;
 use crate::store::jobs::{self as q, Lease};
 use crate::store::now_ms;
@@ -196,6 +198,11 @@ async fn submit(
         spec: &spec,
     };
     let mut note = "accepted by the provider";
+    if recovered && is_staged(run, &job).await {
+        let handle = format!("staged:{}", job.id);
+        let note = "outputs found in staging after a restart; not resubmitted";
+        return done_at_submit(run, &job, &handle, note).await;
+    }
     if recovered {
         // The previous worker died mid-submit: the provider may already have
         // the job. Ask before submitting again.
@@ -224,9 +231,115 @@ async fn submit(
     }
     tracing::info!("submitting");
     match provider.submit(&req).await {
-        Ok(handle) => accepted(run, &job, &handle, note).await,
+        Ok(Submitted::Pending(handle)) => accepted(run, &job, &handle, note).await,
+        // A synchronous provider answered with the images (and billed):
+        // staged before anything else, so a crash from here on never pays
+        // again (recovery finds them in staging).
+        Ok(Submitted::Done { handle, outputs }) => {
+            if let Err((code, message)) = stage_outputs(run, &job, &spec, outputs).await? {
+                return fail_with(run, &job, code, &message).await;
+            }
+            crashpoint(&run.sh, "staged", &job.id).await;
+            done_at_submit(run, &job, &handle, note).await
+        }
         Err(e) => failed(run, &job, e).await,
     }
+}
+
+/// Accepted and done in one commit: the provider answered with the outputs.
+async fn done_at_submit(
+    run: &mut Run,
+    job: &JobSummary,
+    handle: &str,
+    note: &str,
+) -> Result<Option<JobSummary>, EngineError> {
+    let (j, lease, handle, note) = (
+        job.clone(),
+        run.lease.clone(),
+        handle.to_string(),
+        note.to_string(),
+    );
+    let out = run
+        .sh
+        .db(move |s| {
+            s.write(
+                |tx| match transitions::accepted(tx, &j, &lease, &handle, &note, now_ms())? {
+                    Some(accepted) => transitions::provider_done(tx, &accepted, &lease, now_ms()),
+                    None => Ok(None),
+                },
+            )
+        })
+        .await?;
+    Ok(published(&run.sh, out))
+}
+
+/// Whether the job's outputs are already staged (a runner that staged them
+/// died before committing): then the provider is not asked again.
+async fn is_staged(run: &Run, job: &JobSummary) -> bool {
+    let (staging, id) = (run.sh.staging.clone(), job.id.clone());
+    matches!(
+        tokio::task::spawn_blocking(move || staging.staged(&id)).await,
+        Ok(Ok(Some(_)))
+    )
+}
+
+/// Check what the provider returned and make it durable in staging. The
+/// inner error is a job failure (code, message); a staging write that fails
+/// is an engine error (the job is handed back and its outputs fetched again
+/// where the provider allows).
+async fn stage_outputs(
+    run: &Run,
+    job: &JobSummary,
+    spec: &crate::model::JobSpec,
+    outputs: Vec<Output>,
+) -> Result<Result<(), (&'static str, String)>, EngineError> {
+    if let Err(refused) = check_outputs(spec, &outputs, run.sh.config.image_limits.max_bytes) {
+        return Ok(Err(refused));
+    }
+    let (staging, id) = (run.sh.staging.clone(), job.id.clone());
+    let path = staging.dir().to_path_buf();
+    tokio::task::spawn_blocking(move || staging.stage(&id, &outputs))
+        .await
+        .map_err(|_| EngineError::Shutdown)?
+        .map_err(|source| EngineError::Io { path, source })?;
+    Ok(Ok(()))
+}
+
+/// The provider's outputs as Easel can store them: exactly the count asked
+/// for, each within the byte limit and a PNG, JPEG or WebP (an SVG, a GIF or
+/// an error page is refused before it is kept).
+fn check_outputs(
+    spec: &crate::model::JobSpec,
+    outputs: &[Output],
+    max_bytes: u64,
+) -> Result<(), (&'static str, String)> {
+    if outputs.len() != spec.count as usize {
+        let message = format!(
+            "the provider returned {} image{} for a request of {}",
+            outputs.len(),
+            if outputs.len() == 1 { "" } else { "s" },
+            spec.count
+        );
+        return Err(("wrong_output_count", message));
+    }
+    for (index, output) in outputs.iter().enumerate() {
+        let len = output.bytes.len() as u64;
+        if len > max_bytes {
+            let message = format!("output {index} is {len} bytes, over the limit of {max_bytes}");
+            return Err(("output_too_large", message));
+        }
+        let supported = matches!(
+            image::guess_format(&output.bytes),
+            Ok(image::ImageFormat::Png | image::ImageFormat::Jpeg | image::ImageFormat::WebP)
+        );
+        if !supported {
+            let message = format!(
+                "output {index} is not a PNG, JPEG or WebP image (SVG, GIF and other files are not stored)"
+            );
+            return Err(("invalid_image", message));
+        }
+    }
+    Ok(())
 }
 
 async fn accepted(
@@ -262,6 +375,9 @@ async fn poll(
     let mut last_progress = job.progress.unwrap_or(0.0);
     let mut errors = 0u32;
     crashpoint(&run.sh, "processing", &job.id).await;
+    if is_staged(run, &job).await {
+        return provider_done(run, &job).await;
+    }
     loop {
         if wait_for_cooldown(run, &job.provider).await {
             return Ok(None);
@@ -286,14 +402,33 @@ async fn poll(
                     return Ok(None);
                 }
             }
-            Ok(PollStatus::Done) => {
-                let (j, lease) = (job.clone(), run.lease.clone());
-                let out = run
-                    .sh
-                    .db(move |s| s.write(|tx| transitions::provider_done(tx, &j, &lease, now_ms())))
-                    .await?;
-                return Ok(published(&run.sh, out));
-            }
+            // Fetched and staged at once: result URLs expire (an hour at
+            // Replicate, ten minutes at BFL), saving may wait much longer.
+            Ok(PollStatus::Done) => match provider.fetch_outputs(&handle, &spec).await {
+                Ok(outputs) => {
+                    if let Err((code, message)) = stage_outputs(run, &job, &spec, outputs).await? {
+                        return fail_with(run, &job, code, &message).await;
+                    }
+                    crashpoint(&run.sh, "staged", &job.id).await;
+                    return provider_done(run, &job).await;
+                }
+                // Polling again may also refresh expired result URLs.
+                Err(e) if e.kind.is_retryable() => {
+                    errors += 1;
+                    let wait = backoff::delay(
+                        errors,
+                        run.sh.config.backoff_base_ms,
+                        run.sh.config.backoff_max_ms,
+                        e.retry_after,
+                    );
+                    note_rate_limit(run, &job.provider, &e, wait);
+                    tracing::warn!(error = %e, "fetching the outputs failed; polling again");
+                    if run.sleep(wait).await {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => return failed(run, &job, e).await,
+            },
             Ok(PollStatus::Failed(view)) => {
                 return failed(run, &job, ProviderError::new(view.kind, view.message)).await;
             }
@@ -318,6 +453,52 @@ async fn poll(
     }
 }
 
+/// Why saving has no outputs to read.
+enum Fetch {
+    /// The provider may answer later: saving waits.
+    Retry(ProviderError),
+    Failed(ProviderError),
+    /// What came back cannot be stored: (code, message).
+    Refused(&'static str, String),
+}
+
+/// The staged outputs' metadata; for a job staged by an older Easel or
+/// whose staging was lost, the outputs are fetched (and staged) again.
+async fn staged_or_fetched(
+    run: &mut Run,
+    provider: &dyn Provider,
+    job: &JobSummary,
+    handle: &str,
+    spec: &crate::model::JobSpec,
+) -> Result<Result<Vec<OutputMeta>, Fetch>, EngineError> {
+    let (staging, id) = (run.sh.staging.clone(), job.id.clone());
+    let staged = tokio::task::spawn_blocking(move || staging.staged(&id))
+        .await
+        .map_err(|_| EngineError::Shutdown)?;
+    if let Ok(Some(metas)) = staged {
+        return Ok(Ok(metas));
+    }
+    let outputs = match provider.fetch_outputs(handle, spec).await {
+        Ok(outputs) => outputs,
+        Err(e) if e.kind.is_retryable() => return Ok(Err(Fetch::Retry(e))),
+        Err(e) => return Ok(Err(Fetch::Failed(e))),
+    };
+    let metas = outputs.iter().map(|o| o.meta.clone()).collect();
+    Ok(match stage_outputs(run, job, spec, outputs).await? {
+        Ok(()) => Ok(metas),
+        Err((code, message)) => Err(Fetch::Refused(code, message)),
+    })
+}
+
+async fn provider_done(run: &mut Run, job: &JobSummary) -> Result<Option<JobSummary>, EngineError> {
+    let (j, lease) = (job.clone(), run.lease.clone());
+    let out = run
+        .sh
+        .db(move |s| s.write(|tx| transitions::provider_done(tx, &j, &lease, now_ms())))
+        .await?;
+    Ok(published(&run.sh, out))
+}
+
 async fn save(
     run: &mut Run,
     provider: &dyn Provider,
@@ -330,34 +511,35 @@ async fn save(
     };
     crashpoint(&sh, "saving", &job.id).await;
     let spec = job.spec();
-    let outputs = match provider.fetch_outputs(&handle, &spec).await {
-        Ok(outputs) => outputs,
-        Err(e) if e.kind.is_retryable() => {
+    let metas = match staged_or_fetched(run, provider, &job, &handle, &spec).await? {
+        Ok(metas) => metas,
+        Err(Fetch::Retry(e)) => {
             return defer_save(run, &job, "provider_unavailable", &e.message).await
         }
-        Err(e) => return failed(run, &job, e).await,
+        Err(Fetch::Failed(e)) => return failed(run, &job, e).await,
+        Err(Fetch::Refused(code, message)) => return fail_with(run, &job, code, &message).await,
     };
-    if outputs.len() != spec.count as usize {
-        let message = format!(
-            "the provider returned {} image{} for a request of {}",
-            outputs.len(),
-            if outputs.len() == 1 { "" } else { "s" },
-            spec.count
-        );
-        return fail_with(run, &job, "wrong_output_count", &message).await;
-    }
-    let mut assets = Vec::with_capacity(outputs.len());
-    // One output at a time, each dropped once stored.
-    for (index, bytes) in outputs.into_iter().enumerate() {
+    let mut assets = Vec::with_capacity(metas.len());
+    // One output at a time, read from staging and dropped once stored.
+    for (index, meta) in metas.into_iter().enumerate() {
         if run.is_lost() {
             return Ok(None);
         }
+        let (staging, id) = (sh.staging.clone(), job.id.clone());
+        let read = tokio::task::spawn_blocking(move || staging.read(&id, index))
+            .await
+            .map_err(|_| EngineError::Shutdown)?;
+        let bytes = read.map_err(|source| EngineError::Io {
+            path: sh.staging.dir().to_path_buf(),
+            source,
+        })?;
         let params = GenerationParams {
             job_id: job.id.clone(),
             output_index: index as u32,
             prompt: spec.prompt.clone(),
             negative_prompt: spec.negative_prompt.clone(),
-            seed: spec.seed.wrapping_add(index as u64),
+            // The seed the provider reports (it may choose one), else ours.
+            seed: meta.seed.unwrap_or(spec.seed.wrapping_add(index as u64)),
             width: spec.width,
             height: spec.height,
             provider: spec.provider.clone(),
@@ -554,6 +736,14 @@ async fn settle(
         .db(move |s| s.write(|tx| transitions::settle(tx, &id, Some(&lease), &outcome, now_ms())))
         .await?;
     let out = published(&run.sh, out);
+    if out.is_some() {
+        // Stored in the library, or ended without: staging is done with.
+        let (staging, id) = (run.sh.staging.clone(), job.id.clone());
+        let removed = tokio::task::spawn_blocking(move || staging.remove(&id)).await;
+        if let Ok(Err(e)) = removed {
+            tracing::warn!(error = %e, "cannot remove the job's staged outputs");
+        }
+    }
     if let (Some(done), true) = (&out, failed) {
         cleanup::remove_own_files(std::mem::take(&mut run.written)).await;
         cleanup::remove_unowned_files(&run.sh, done, Vec::new()).await;

@@ -35,6 +35,7 @@ pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineEr
     let mut next_recovery = tokio::time::Instant::now();
     tracing::info!(worker = %sh.worker_id, "worker started");
     janitor::sweep_recent(&sh).await;
+    janitor::sweep_staging(&sh).await;
     let mut stopping = sh.stopping.subscribe();
     loop {
         if *stopping.borrow() {

@@ -143,6 +143,45 @@ pub struct SubmitRequest<'a> {
     pub spec: &'a JobSpec,
 }
 
+/// What a submit got: a job to poll, or (a synchronous provider) the
+/// finished outputs, already paid for.
+#[derive(Debug)]
+pub enum Submitted {
+    Pending(String),
+    Done {
+        handle: String,
+        outputs: Vec<Output>,
+    },
+}
+
+/// One output as the provider returned it: the encoded image and what the
+/// provider said about it.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub bytes: Vec<u8>,
+    pub meta: OutputMeta,
+}
+
+impl Output {
+    /// An image with nothing more said about it.
+    pub fn image(bytes: Vec<u8>) -> Output {
+        Output {
+            bytes,
+            meta: OutputMeta::default(),
+        }
+    }
+}
+
+/// Per-output facts a provider may return: the seed it really used (it may
+/// choose one), the prompt it rewrote. None: the request's value holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OutputMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revised_prompt: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum PollStatus {
     Pending { progress: Option<f64> },
@@ -168,8 +207,9 @@ pub trait Provider: Send + Sync {
             .map_or(0, |m| m.price_per_image_micros * i64::from(spec.count))
     }
 
-    /// Start a generation; returns the provider's handle for it.
-    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<String, ProviderError>;
+    /// Start a generation: the provider's handle to poll, or the outputs
+    /// when the provider answers with them.
+    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<Submitted, ProviderError>;
 
     /// After a crash mid-submit: did the provider accept this request? Returns
     /// its handle if it can tell (listing, our id in its records).
@@ -180,12 +220,13 @@ pub trait Provider: Send + Sync {
 
     async fn poll(&self, handle: &str, spec: &JobSpec) -> Result<PollStatus, ProviderError>;
 
-    /// Download every output image, in output order.
+    /// Download every output image, in output order. Called once the
+    /// provider is done, and staged at once: the URLs may expire soon after.
     async fn fetch_outputs(
         &self,
         handle: &str,
         spec: &JobSpec,
-    ) -> Result<Vec<Vec<u8>>, ProviderError>;
+    ) -> Result<Vec<Output>, ProviderError>;
 
     async fn cancel(&self, handle: &str) -> Result<(), ProviderError>;
 

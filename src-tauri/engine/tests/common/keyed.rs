@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use easel_engine::providers::offline::render::render_png;
 use easel_engine::providers::{
-    Capabilities, FailureKind, PollStatus, Provider, ProviderError, SubmitRequest,
+    Capabilities, FailureKind, Output, PollStatus, Provider, ProviderError, SubmitRequest,
+    Submitted,
 };
 use easel_engine::{ApiKey, JobSpec, Keys};
 use std::sync::{Arc, Mutex};
@@ -60,9 +61,9 @@ impl Provider for Keyed {
     fn capabilities(&self) -> &Capabilities {
         &self.caps
     }
-    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<String, ProviderError> {
+    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<Submitted, ProviderError> {
         self.authorize(&self.keys.require(self.id()).await?)?;
-        Ok(format!("k-{}", req.idempotency_key))
+        Ok(Submitted::Pending(format!("k-{}", req.idempotency_key)))
     }
     async fn find_submitted(&self, _: &SubmitRequest<'_>) -> Result<Option<String>, ProviderError> {
         Ok(None)
@@ -71,11 +72,12 @@ impl Provider for Keyed {
         self.authorize(&self.keys.require(self.id()).await?)?;
         Ok(PollStatus::Done)
     }
-    async fn fetch_outputs(&self, _: &str, spec: &JobSpec) -> Result<Vec<Vec<u8>>, ProviderError> {
+    async fn fetch_outputs(&self, _: &str, spec: &JobSpec) -> Result<Vec<Output>, ProviderError> {
         self.authorize(&self.keys.require(self.id()).await?)?;
         (0..spec.count)
             .map(|i| {
                 render_png("keyed", u64::from(i), spec.width, spec.height)
+                    .map(Output::image)
                     .map_err(|e| ProviderError::new(FailureKind::Fatal, e.to_string()))
             })
             .collect()

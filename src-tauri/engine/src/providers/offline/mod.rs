@@ -7,7 +7,8 @@
 pub mod render;
 
 use super::{
-    Capabilities, FailureKind, ModelInfo, PollStatus, Provider, ProviderError, SubmitRequest,
+    Capabilities, FailureKind, ModelInfo, Output, OutputMeta, PollStatus, Provider, ProviderError,
+    SubmitRequest, Submitted,
 };
 use crate::config::OfflineSettings;
 use crate::model::JobSpec;
@@ -88,12 +89,12 @@ impl Provider for OfflineProvider {
         &self.caps
     }
 
-    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<String, ProviderError> {
-        Ok(format!(
+    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<Submitted, ProviderError> {
+        Ok(Submitted::Pending(format!(
             "off1.{}.{}",
             crate::store::now_ms(),
             req.idempotency_key
-        ))
+        )))
     }
 
     async fn find_submitted(
@@ -121,7 +122,7 @@ impl Provider for OfflineProvider {
         &self,
         handle: &str,
         spec: &JobSpec,
-    ) -> Result<Vec<Vec<u8>>, ProviderError> {
+    ) -> Result<Vec<Output>, ProviderError> {
         parse_handle(handle)?;
         let spec = spec.clone();
         let references = Arc::clone(&self.references);
@@ -144,6 +145,13 @@ impl Provider for OfflineProvider {
                     } else {
                         render::render_png(&spec.prompt, seed, w, h)
                     }
+                    .map(|bytes| Output {
+                        bytes,
+                        meta: OutputMeta {
+                            seed: Some(seed),
+                            revised_prompt: None,
+                        },
+                    })
                     .map_err(|e| {
                         ProviderError::new(FailureKind::Fatal, format!("render failed: {e}"))
                     })
