@@ -337,8 +337,14 @@ impl Engine {
         if let (Some(handle), Some(provider)) = (handle, self.shared.providers.get(&job.provider)) {
             let provider = provider.clone();
             let job_id = job.id.clone();
+            let keys = self.shared.keys.clone();
             tokio::spawn(async move {
-                if let Err(e) = provider.cancel(&handle).await {
+                let key = if provider.capabilities().needs_key {
+                    keys.get(provider.id()).await.ok().flatten()
+                } else {
+                    None
+                };
+                if let Err(e) = provider.cancel(&handle, key.as_ref()).await {
                     tracing::warn!(job_id = %job_id, provider = provider.id(), error = %e, "provider-side cancel failed");
                 }
             });

@@ -11,7 +11,7 @@ use easel_engine::providers::{
     Capabilities, FailureKind, Output, OutputMeta, PollStatus, Provider, ProviderError,
     SubmitRequest, Submitted,
 };
-use easel_engine::{Engine, JobSpec, JobStatus, Keys, LedgerKind, NewJob, RunUntil};
+use easel_engine::{ApiKey, Engine, JobSpec, JobStatus, Keys, LedgerKind, NewJob, RunUntil};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,6 +43,9 @@ struct Scripted {
     poll_calls: AtomicU32,
     /// Fetches that work; later ones find the result URLs expired.
     fetches_before_expiry: u32,
+    /// Whether a lost submit can be found at the provider (it keeps a list).
+    findable: bool,
+    find_calls: AtomicU32,
 }
 
 impl Scripted {
@@ -72,6 +75,8 @@ impl Scripted {
             fetch_calls: AtomicU32::new(0),
             poll_calls: AtomicU32::new(0),
             fetches_before_expiry: u32::MAX,
+            findable: false,
+            find_calls: AtomicU32::new(0),
         };
         tweak(&mut scripted);
         Arc::new(scripted)
@@ -106,10 +111,22 @@ impl Provider for Scripted {
         }
         Ok(Submitted::Pending(handle))
     }
-    async fn find_submitted(&self, _: &SubmitRequest<'_>) -> Result<Option<String>, ProviderError> {
-        Ok(None)
+    async fn find_submitted(
+        &self,
+        req: &SubmitRequest<'_>,
+    ) -> Result<Option<String>, ProviderError> {
+        self.find_calls.fetch_add(1, Ordering::SeqCst);
+        // A findable provider "accepted" every submit it was sent, answered
+        // or not.
+        let sent = self.submit_calls.load(Ordering::SeqCst) > 0;
+        Ok((self.findable && sent).then(|| format!("h-{}", req.idempotency_key)))
     }
-    async fn poll(&self, _: &str, _: &JobSpec) -> Result<PollStatus, ProviderError> {
+    async fn poll(
+        &self,
+        _: &str,
+        _: &JobSpec,
+        _: Option<&ApiKey>,
+    ) -> Result<PollStatus, ProviderError> {
         self.poll_calls.fetch_add(1, Ordering::SeqCst);
         self.polls
             .lock()
@@ -117,7 +134,12 @@ impl Provider for Scripted {
             .pop_front()
             .unwrap_or(Ok(PollStatus::Done))
     }
-    async fn fetch_outputs(&self, _: &str, spec: &JobSpec) -> Result<Vec<Output>, ProviderError> {
+    async fn fetch_outputs(
+        &self,
+        _: &str,
+        spec: &JobSpec,
+        _: Option<&ApiKey>,
+    ) -> Result<Vec<Output>, ProviderError> {
         let n = self.fetch_calls.fetch_add(1, Ordering::SeqCst);
         if n >= self.fetches_before_expiry {
             return Err(ProviderError::new(
@@ -127,7 +149,7 @@ impl Provider for Scripted {
         }
         self.outputs(spec)
     }
-    async fn cancel(&self, _: &str) -> Result<(), ProviderError> {
+    async fn cancel(&self, _: &str, _: Option<&ApiKey>) -> Result<(), ProviderError> {
         Ok(())
     }
 }
@@ -770,4 +792,62 @@ async fn staged_outputs_of_a_job_canceled_while_saving_are_removed_at_the_next_s
     // The next start sweeps what no runner will ever use.
     s.engine.run_worker(RunUntil::Idle).await.expect("worker");
     assert!(staged_files(&s).is_empty(), "{:?}", staged_files(&s));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submit_whose_answer_is_lost_is_found_at_the_provider_not_sent_again() {
+    let s = setup(Scripted::with(
+        vec![Err(err(FailureKind::Unknown, None))],
+        vec![],
+        Outputs::Image,
+        |p| p.findable = true,
+    ));
+    let d = run(&s, "lost").await;
+    assert_eq!(
+        d.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        d.job.error_message
+    );
+    assert_eq!(
+        s.provider.submit_calls.load(Ordering::SeqCst),
+        1,
+        "sent once"
+    );
+    assert_eq!(s.provider.find_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(d.attempts.len(), 1, "the same attempt");
+    assert!(
+        d.timeline.iter().any(|t| t
+            .detail
+            .contains("found at the provider after an unanswered submit")),
+        "{:?}",
+        d.timeline
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_submit_a_provider_cannot_find_is_resent_once_and_marked_a_possible_duplicate() {
+    let s = setup(Scripted::new(
+        vec![Err(err(FailureKind::Unknown, None))],
+        vec![],
+        Outputs::Image,
+    ));
+    let d = run(&s, "dup").await;
+    assert_eq!(
+        d.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        d.job.error_message
+    );
+    assert_eq!(s.provider.submit_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(d.attempts.len(), 1, "the same attempt, not a new run");
+    assert!(
+        d.timeline
+            .iter()
+            .any(|t| t.detail.contains("possible duplicate")),
+        "{:?}",
+        d.timeline
+    );
+    let kinds: Vec<_> = d.ledger.iter().map(|l| l.kind).collect();
+    assert_eq!(kinds, [LedgerKind::Reserve, LedgerKind::Charge]);
 }

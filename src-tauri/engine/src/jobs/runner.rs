@@ -14,6 +14,7 @@ use crate::model::{Asset, JobStatus, JobSummary};
 use crate::providers::{
     FailureKind, Output, OutputMeta, PollStatus, Provider, ProviderError, SubmitRequest, Submitted,
 };
+use crate::secrets::ApiKey;
 use crate::shared::Shared;
 use crate::store::jobs::{self as q, Lease};
 use crate::store::now_ms;
@@ -27,6 +28,8 @@ use tracing::Instrument;
 struct Run {
     sh: Arc<Shared>,
     lease: Lease,
+    /// The provider's key, read once per run (None: it needs none).
+    key: Option<ApiKey>,
     /// Becomes true when the heartbeat finds the lease gone or cannot renew it.
     lost: watch::Receiver<bool>,
     /// Files this runner wrote that no committed asset row names yet.
@@ -71,6 +74,7 @@ pub(crate) async fn drive(sh: Arc<Shared>, job: JobSummary, recovered: bool) {
         let mut run = Run {
             sh: Arc::clone(&sh),
             lease,
+            key: None,
             lost,
             written: Vec::new(),
         };
@@ -155,6 +159,15 @@ async fn phases(run: &mut Run, mut job: JobSummary, recovered: bool) -> Result<(
         settle(run, &job, outcome).await?;
         return Ok(());
     };
+    if provider.capabilities().needs_key {
+        match run.sh.keys.require(&job.provider).await {
+            Ok(key) => run.key = Some(key),
+            Err(e) => {
+                failed(run, &job, e.into()).await?;
+                return Ok(());
+            }
+        }
+    }
     let mut recovered = recovered;
     loop {
         if run.is_lost() {
@@ -191,58 +204,85 @@ async fn submit(
     recovered: bool,
 ) -> Result<Option<JobSummary>, EngineError> {
     let spec = job.spec();
+    let key = run.key.clone();
     let req = SubmitRequest {
         job_id: &job.id,
         attempt: job.attempts,
         idempotency_key: format!("{}-{}", job.id, job.attempts),
         spec: &spec,
+        key: key.as_ref(),
     };
-    let mut note = "accepted by the provider";
     if recovered && is_staged(run, &job).await {
         let handle = format!("staged:{}", job.id);
         let note = "outputs found in staging after a restart; not resubmitted";
         return done_at_submit(run, &job, &handle, note).await;
     }
-    if recovered {
-        // The previous worker died mid-submit: the provider may already have
-        // the job. Ask before submitting again.
-        match provider.find_submitted(&req).await {
-            Ok(Some(handle)) => {
-                return accepted(
-                    run,
-                    &job,
-                    &handle,
-                    "found at the provider after a restart; not resubmitted",
-                )
-                .await;
+    let mut note = "accepted by the provider".to_string();
+    // Why the provider is asked before submitting: a previous worker died
+    // mid-submit, or a submit's answer was lost (timeout, reset).
+    let mut reconcile = recovered.then_some("after a restart");
+    let mut unknown = 0u32;
+    loop {
+        if let Some(why) = reconcile.take() {
+            match provider.find_submitted(&req).await {
+                Ok(Some(handle)) => {
+                    let note = format!("found at the provider {why}; not resubmitted");
+                    return accepted(run, &job, &handle, &note).await;
+                }
+                Ok(None) if provider.capabilities().idempotent_submit => {
+                    note = format!("resubmitted {why} with the same idempotency key");
+                }
+                Ok(None) => {
+                    note = format!(
+                        "resubmitted {why}; the provider cannot say whether the first submit reached it (possible duplicate)"
+                    );
+                }
+                Err(e) => return failed(run, &job, e).await,
             }
-            Ok(None) if provider.capabilities().idempotent_submit => {
-                note = "resubmitted after a restart with the same idempotency key";
+        }
+        crashpoint(&run.sh, "submitting", &job.id).await;
+        if wait_for_cooldown(run, &job.provider).await {
+            return Ok(None);
+        }
+        tracing::info!("submitting");
+        match provider.submit(&req).await {
+            Ok(Submitted::Pending(handle)) => return accepted(run, &job, &handle, &note).await,
+            // A synchronous provider answered with the images (and billed):
+            // staged before anything else, so a crash from here on never pays
+            // again (recovery finds them in staging).
+            Ok(Submitted::Done { handle, outputs }) => {
+                if let Err((code, message)) = stage_outputs(run, &job, &spec, outputs).await? {
+                    return fail_with(run, &job, code, &message).await;
+                }
+                crashpoint(&run.sh, "staged", &job.id).await;
+                return done_at_submit(run, &job, &handle, &note).await;
             }
-            Ok(None) => {
-                note = "resubmitted after a restart; the provider cannot say whether the first submit reached it (possible duplicate)";
+            // The request may have been accepted: stay on this attempt (a
+            // new attempt would be a new generation) and ask the provider
+            // before sending it again.
+            Err(e) if e.kind == FailureKind::Unknown && unknown + 1 < job.max_attempts => {
+                unknown += 1;
+                let wait = backoff::delay(
+                    unknown,
+                    run.sh.config.backoff_base_ms,
+                    run.sh.config.backoff_max_ms,
+                    e.retry_after,
+                );
+                tracing::warn!(error = %e, "submit outcome unknown; reconciling with the provider");
+                if run.sleep(wait).await {
+                    return Ok(None);
+                }
+                reconcile = Some("after an unanswered submit");
+            }
+            Err(e) if e.kind == FailureKind::Unknown => {
+                let message = format!(
+                    "{} (the provider may have generated the image: check its dashboard)",
+                    e.message
+                );
+                return fail_with(run, &job, "outcome_unknown", &message).await;
             }
             Err(e) => return failed(run, &job, e).await,
         }
-    }
-    crashpoint(&run.sh, "submitting", &job.id).await;
-    if wait_for_cooldown(run, &job.provider).await {
-        return Ok(None);
-    }
-    tracing::info!("submitting");
-    match provider.submit(&req).await {
-        Ok(Submitted::Pending(handle)) => accepted(run, &job, &handle, note).await,
-        // A synchronous provider answered with the images (and billed):
-        // staged before anything else, so a crash from here on never pays
-        // again (recovery finds them in staging).
-        Ok(Submitted::Done { handle, outputs }) => {
-            if let Err((code, message)) = stage_outputs(run, &job, &spec, outputs).await? {
-                return fail_with(run, &job, code, &message).await;
-            }
-            crashpoint(&run.sh, "staged", &job.id).await;
-            done_at_submit(run, &job, &handle, note).await
-        }
-        Err(e) => failed(run, &job, e).await,
     }
 }
 
@@ -382,7 +422,7 @@ async fn poll(
         if wait_for_cooldown(run, &job.provider).await {
             return Ok(None);
         }
-        match provider.poll(&handle, &spec).await {
+        match provider.poll(&handle, &spec, run.key.as_ref()).await {
             Ok(PollStatus::Pending { progress }) => {
                 errors = 0;
                 if let Some(p) = progress.filter(|p| (p - last_progress).abs() >= 0.02) {
@@ -404,7 +444,10 @@ async fn poll(
             }
             // Fetched and staged at once: result URLs expire (an hour at
             // Replicate, ten minutes at BFL), saving may wait much longer.
-            Ok(PollStatus::Done) => match provider.fetch_outputs(&handle, &spec).await {
+            Ok(PollStatus::Done) => match provider
+                .fetch_outputs(&handle, &spec, run.key.as_ref())
+                .await
+            {
                 Ok(outputs) => {
                     if let Err((code, message)) = stage_outputs(run, &job, &spec, outputs).await? {
                         return fail_with(run, &job, code, &message).await;
@@ -478,7 +521,7 @@ async fn staged_or_fetched(
     if let Ok(Some(metas)) = staged {
         return Ok(Ok(metas));
     }
-    let outputs = match provider.fetch_outputs(handle, spec).await {
+    let outputs = match provider.fetch_outputs(handle, spec, run.key.as_ref()).await {
         Ok(outputs) => outputs,
         Err(e) if e.kind.is_retryable() => return Ok(Err(Fetch::Retry(e))),
         Err(e) => return Ok(Err(Fetch::Failed(e))),

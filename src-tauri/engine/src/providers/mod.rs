@@ -3,6 +3,7 @@
 //! decide between retrying, failing and asking the user.
 
 pub mod cooldown;
+pub mod http;
 pub mod http_errors;
 pub mod offline;
 
@@ -79,12 +80,19 @@ pub enum FailureKind {
     /// The account cannot pay (no credits, quota exhausted): never retried,
     /// the user adds credit and retries.
     NoCredits,
+    /// The request may or may not have reached the provider (a timeout or a
+    /// reset after sending). A submit is then reconciled with the provider,
+    /// never blindly sent again; any other call is simply made again.
+    Unknown,
     Fatal,
 }
 
 impl FailureKind {
     pub fn is_retryable(self) -> bool {
-        matches!(self, FailureKind::Retryable | FailureKind::RateLimited)
+        matches!(
+            self,
+            FailureKind::Retryable | FailureKind::RateLimited | FailureKind::Unknown
+        )
     }
 
     pub fn code(self) -> &'static str {
@@ -96,6 +104,7 @@ impl FailureKind {
             FailureKind::ContentPolicy => "content_policy",
             FailureKind::NotFound => "not_found",
             FailureKind::NoCredits => "no_credits",
+            FailureKind::Unknown => "outcome_unknown",
             FailureKind::Fatal => "provider_error",
         }
     }
@@ -141,6 +150,9 @@ pub struct SubmitRequest<'a> {
     /// Derived from job id and attempt: the same on a resubmit after a crash.
     pub idempotency_key: String,
     pub spec: &'a JobSpec,
+    /// The provider's key, given by the engine (providers never read the
+    /// key store); None for a provider that needs none.
+    pub key: Option<&'a ApiKey>,
 }
 
 /// What a submit got: a job to poll, or (a synchronous provider) the
@@ -218,7 +230,12 @@ pub trait Provider: Send + Sync {
         req: &SubmitRequest<'_>,
     ) -> Result<Option<String>, ProviderError>;
 
-    async fn poll(&self, handle: &str, spec: &JobSpec) -> Result<PollStatus, ProviderError>;
+    async fn poll(
+        &self,
+        handle: &str,
+        spec: &JobSpec,
+        key: Option<&ApiKey>,
+    ) -> Result<PollStatus, ProviderError>;
 
     /// Download every output image, in output order. Called once the
     /// provider is done, and staged at once: the URLs may expire soon after.
@@ -226,9 +243,10 @@ pub trait Provider: Send + Sync {
         &self,
         handle: &str,
         spec: &JobSpec,
+        key: Option<&ApiKey>,
     ) -> Result<Vec<Output>, ProviderError>;
 
-    async fn cancel(&self, handle: &str) -> Result<(), ProviderError>;
+    async fn cancel(&self, handle: &str, key: Option<&ApiKey>) -> Result<(), ProviderError>;
 
     /// Try `key` with the provider's cheapest authenticated call (listing
     /// models, reading the account), for the Test button in Settings. Only

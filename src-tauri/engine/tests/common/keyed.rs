@@ -1,6 +1,6 @@
-//! A test double for a cloud provider that needs an API key: it reads the
-//! key from the engine's `Keys` on every call, as a real one does, accepts
-//! only `ACCEPTED`, and records which keys it was sent.
+//! A test double for a cloud provider that needs an API key: it uses the
+//! key the engine gives each call, as a real one does, accepts only
+//! `ACCEPTED`, and records which keys it was sent.
 
 use async_trait::async_trait;
 use easel_engine::providers::offline::render::render_png;
@@ -15,19 +15,17 @@ pub const ACCEPTED: &str = "sk-live-Easel4242";
 
 pub struct Keyed {
     caps: Capabilities,
-    keys: Keys,
     /// Every key a call carried, in order.
     pub sent: Mutex<Vec<String>>,
 }
 
 impl Keyed {
-    pub fn new(keys: &Keys) -> Arc<Keyed> {
+    pub fn new(_keys: &Keys) -> Arc<Keyed> {
         Arc::new(Keyed {
             caps: Capabilities {
                 needs_key: true,
                 ..super::test_capabilities("k1", 0)
             },
-            keys: keys.clone(),
             sent: Mutex::new(Vec::new()),
         })
     }
@@ -38,7 +36,10 @@ impl Keyed {
 
     /// What a real provider does with the key: send it, and be refused if
     /// it is wrong.
-    fn authorize(&self, key: &ApiKey) -> Result<(), ProviderError> {
+    fn authorize(&self, key: Option<&ApiKey>) -> Result<(), ProviderError> {
+        let Some(key) = key else {
+            return Err(ProviderError::new(FailureKind::Auth, "no key given"));
+        };
         self.sent
             .lock()
             .expect("lock")
@@ -62,18 +63,28 @@ impl Provider for Keyed {
         &self.caps
     }
     async fn submit(&self, req: &SubmitRequest<'_>) -> Result<Submitted, ProviderError> {
-        self.authorize(&self.keys.require(self.id()).await?)?;
+        self.authorize(req.key)?;
         Ok(Submitted::Pending(format!("k-{}", req.idempotency_key)))
     }
     async fn find_submitted(&self, _: &SubmitRequest<'_>) -> Result<Option<String>, ProviderError> {
         Ok(None)
     }
-    async fn poll(&self, _: &str, _: &JobSpec) -> Result<PollStatus, ProviderError> {
-        self.authorize(&self.keys.require(self.id()).await?)?;
+    async fn poll(
+        &self,
+        _: &str,
+        _: &JobSpec,
+        key: Option<&ApiKey>,
+    ) -> Result<PollStatus, ProviderError> {
+        self.authorize(key)?;
         Ok(PollStatus::Done)
     }
-    async fn fetch_outputs(&self, _: &str, spec: &JobSpec) -> Result<Vec<Output>, ProviderError> {
-        self.authorize(&self.keys.require(self.id()).await?)?;
+    async fn fetch_outputs(
+        &self,
+        _: &str,
+        spec: &JobSpec,
+        key: Option<&ApiKey>,
+    ) -> Result<Vec<Output>, ProviderError> {
+        self.authorize(key)?;
         (0..spec.count)
             .map(|i| {
                 render_png("keyed", u64::from(i), spec.width, spec.height)
@@ -82,10 +93,10 @@ impl Provider for Keyed {
             })
             .collect()
     }
-    async fn cancel(&self, _: &str) -> Result<(), ProviderError> {
+    async fn cancel(&self, _: &str, _: Option<&ApiKey>) -> Result<(), ProviderError> {
         Ok(())
     }
     async fn check_key(&self, key: &ApiKey) -> Result<(), ProviderError> {
-        self.authorize(key)
+        self.authorize(Some(key))
     }
 }

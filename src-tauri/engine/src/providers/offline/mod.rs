@@ -13,6 +13,7 @@ use super::{
 use crate::config::OfflineSettings;
 use crate::model::JobSpec;
 use crate::references::{References, MAX_REFERENCE_BYTES};
+use crate::secrets::ApiKey;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -105,7 +106,12 @@ impl Provider for OfflineProvider {
         Ok(None)
     }
 
-    async fn poll(&self, handle: &str, _spec: &JobSpec) -> Result<PollStatus, ProviderError> {
+    async fn poll(
+        &self,
+        handle: &str,
+        _spec: &JobSpec,
+        _key: Option<&ApiKey>,
+    ) -> Result<PollStatus, ProviderError> {
         let accepted_at = parse_handle(handle)?;
         let elapsed = (crate::store::now_ms() - accepted_at).max(0) as u64;
         let latency = self.settings.latency_ms;
@@ -122,6 +128,7 @@ impl Provider for OfflineProvider {
         &self,
         handle: &str,
         spec: &JobSpec,
+        _key: Option<&ApiKey>,
     ) -> Result<Vec<Output>, ProviderError> {
         parse_handle(handle)?;
         let spec = spec.clone();
@@ -162,7 +169,7 @@ impl Provider for OfflineProvider {
         .map_err(|e| ProviderError::new(FailureKind::Fatal, format!("render task failed: {e}")))?
     }
 
-    async fn cancel(&self, handle: &str) -> Result<(), ProviderError> {
+    async fn cancel(&self, handle: &str, _key: Option<&ApiKey>) -> Result<(), ProviderError> {
         parse_handle(handle).map(|_| ())
     }
 }
