@@ -3,6 +3,7 @@
 //! 0 success, 2 invalid input (reason on stderr), 1 anything else.
 
 mod commands;
+mod keys;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +54,11 @@ enum Command {
         /// Return once no job is left to run.
         #[arg(long)]
         until_idle: bool,
+    },
+    /// Provider API keys: set (from stdin), check, delete, list.
+    Key {
+        #[command(subcommand)]
+        command: keys::KeyCommand,
     },
 }
 
@@ -111,5 +117,6 @@ async fn run(cli: Cli) -> Result<ExitCode, EngineError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Work { until_idle } => commands::work(&engine, until_idle).await,
+        Command::Key { command } => keys::run(&engine, command).await,
     }
 }

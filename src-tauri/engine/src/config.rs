@@ -53,6 +53,9 @@ pub struct Settings {
     pub max_image_bytes: Option<u64>,
     pub max_image_pixels: Option<u64>,
     pub busy_timeout_ms: Option<u64>,
+    /// How long one provider call may take (a synchronous image request can
+    /// take minutes).
+    pub provider_timeout_ms: Option<u64>,
     pub concurrency: BTreeMap<String, u32>,
     pub base_urls: BTreeMap<String, String>,
     pub offline: OfflineSettings,
@@ -87,6 +90,7 @@ pub struct Config {
     pub concurrency: BTreeMap<String, u32>,
     pub default_concurrency: u32,
     pub base_urls: BTreeMap<String, String>,
+    pub provider_timeout_ms: u64,
     pub offline: OfflineSettings,
     /// The keychain service name provider keys are stored under
     /// (`EASEL_KEYCHAIN_SERVICE`; tests use their own).
@@ -128,6 +132,7 @@ impl Config {
             concurrency: BTreeMap::new(),
             default_concurrency: 2,
             base_urls: BTreeMap::new(),
+            provider_timeout_ms: 300_000,
             offline: OfflineSettings::default(),
             keychain_service: KEYCHAIN_SERVICE.into(),
             warnings: Vec::new(),
@@ -188,7 +193,8 @@ impl Config {
             crash_limit,
             backoff_base_ms,
             backoff_max_ms,
-            busy_timeout_ms
+            busy_timeout_ms,
+            provider_timeout_ms
         );
         if s.monthly_budget_micros.is_some() {
             self.monthly_budget_micros = s.monthly_budget_micros;
@@ -216,6 +222,9 @@ impl Config {
         }
         if let Some(v) = env_number("EASEL_SAVE_HOLD_MS")? {
             self.save_hold_after_ms = v;
+        }
+        if let Some(v) = env_number("EASEL_PROVIDER_TIMEOUT_MS")? {
+            self.provider_timeout_ms = v;
         }
         if let Ok(service) = std::env::var("EASEL_KEYCHAIN_SERVICE") {
             if !service.trim().is_empty() {

@@ -47,5 +47,5 @@ export class Catalog {
 }
 
 export function isUsable(p: ProviderInfo): boolean {
-  return p.key.state === 'not_needed' || p.key.state === 'stored';
+  return p.key.state === 'not_needed' || p.key.state === 'stored' || p.key.state === 'environment';
 }

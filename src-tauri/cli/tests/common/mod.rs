@@ -8,6 +8,8 @@ use tempfile::TempDir;
 pub struct Cli {
     pub data: TempDir,
     pub library: TempDir,
+    /// This test's own keychain entries (EASEL_KEYCHAIN_SERVICE).
+    pub keychain_service: String,
 }
 
 impl Default for Cli {
@@ -18,9 +20,18 @@ impl Default for Cli {
 
 impl Cli {
     pub fn new() -> Cli {
+        let data = tempfile::tempdir().expect("tmp data");
+        let keychain_service = format!(
+            "easel-cli-test-{}",
+            data.path()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
         Cli {
-            data: tempfile::tempdir().expect("tmp data"),
+            data,
             library: tempfile::tempdir().expect("tmp library"),
+            keychain_service,
         }
     }
 
@@ -34,8 +45,14 @@ impl Cli {
             .env("EASEL_LIBRARY_DIR", self.library.path())
             .env("EASEL_OFFLINE_LATENCY_MS", "300")
             .env("EASEL_LEASE_MS", "600")
+            .env("EASEL_KEYCHAIN_SERVICE", &self.keychain_service)
             .env_remove("EASEL_CRASHPOINT")
-            .env_remove("EASEL_LOG");
+            .env_remove("EASEL_LOG")
+            // A developer's own keys and endpoints never reach a test.
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("REPLICATE_API_TOKEN")
+            .env_remove("EASEL_OPENAI_BASE_URL")
+            .env_remove("EASEL_REPLICATE_BASE_URL");
         c
     }
 

@@ -260,7 +260,7 @@ async fn submit(
             // The request may have been accepted: stay on this attempt (a
             // new attempt would be a new generation) and ask the provider
             // before sending it again.
-            Err(e) if e.kind == FailureKind::Unknown && unknown + 1 < job.max_attempts => {
+            Err(e) if outcome_unknown(&e) && unknown + 1 < job.max_attempts => {
                 unknown += 1;
                 let wait = backoff::delay(
                     unknown,
@@ -274,7 +274,7 @@ async fn submit(
                 }
                 reconcile = Some("after an unanswered submit");
             }
-            Err(e) if e.kind == FailureKind::Unknown => {
+            Err(e) if outcome_unknown(&e) => {
                 let message = format!(
                     "{} (the provider may have generated the image: check its dashboard)",
                     e.message
@@ -284,6 +284,13 @@ async fn submit(
             Err(e) => return failed(run, &job, e).await,
         }
     }
+}
+
+/// Whether a failed submit may still have been accepted: no answer, or a
+/// 5xx (a gateway's error page says nothing about what the backend did).
+fn outcome_unknown(e: &ProviderError) -> bool {
+    e.kind == FailureKind::Unknown
+        || (e.kind == FailureKind::Retryable && e.http_status.is_some_and(|s| s >= 500))
 }
 
 /// Accepted and done in one commit: the provider answered with the outputs.

@@ -6,6 +6,7 @@ pub mod cooldown;
 pub mod http;
 pub mod http_errors;
 pub mod offline;
+pub mod openai;
 
 use crate::config::Config;
 use crate::model::JobSpec;
@@ -271,6 +272,13 @@ impl Registry {
         let references = crate::references::References::new(config.references_dir());
         let offline = offline::OfflineProvider::new(config.offline.clone(), references);
         providers.insert(offline.id(), Arc::new(offline));
+        let openai = openai::OpenAi::new(
+            config.base_url(openai::ID),
+            Duration::from_millis(config.provider_timeout_ms),
+            config.image_limits.max_bytes,
+            crate::references::References::new(config.references_dir()),
+        );
+        providers.insert(openai.id(), Arc::new(openai));
         Registry { providers }
     }
 

@@ -17,6 +17,11 @@ pub enum KeyState {
     NotNeeded,
     Missing,
     Stored,
+    /// Taken from the conventional environment variable (never stored);
+    /// it wins over a key in the keychain while it is set.
+    Environment {
+        variable: String,
+    },
     /// The keychain could not be asked.
     Unavailable {
         message: String,
@@ -35,6 +40,8 @@ pub struct Keys {
 
 struct Inner {
     store: Arc<dyn KeyStore>,
+    /// Reads an environment variable (the process's, or none in tests).
+    env: fn(&str) -> Option<String>,
     negative_ttl: Duration,
     cache: Mutex<Cache>,
 }
@@ -63,15 +70,38 @@ impl Keys {
         Keys {
             inner: Arc::new(Inner {
                 store,
+                env: |_| None,
                 negative_ttl: ttl,
                 cache: Mutex::new(Cache::default()),
             }),
         }
     }
 
-    /// The OS keychain, entries under `service`.
+    /// The OS keychain, entries under `service`, and the provider's
+    /// conventional environment variable (`OPENAI_API_KEY`, ...).
     pub fn os(service: &str) -> Keys {
-        Keys::new(Arc::new(OsKeyStore::new(service)))
+        Keys::new(Arc::new(OsKeyStore::new(service))).with_env(|name| std::env::var(name).ok())
+    }
+
+    /// Like this, reading environment variables through `env` (tests give
+    /// their own instead of the process's).
+    pub fn with_env(self, env: fn(&str) -> Option<String>) -> Keys {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            store: Arc::clone(&shared.store),
+            env: shared.env,
+            negative_ttl: shared.negative_ttl,
+            cache: Mutex::new(Cache::default()),
+        });
+        Keys {
+            inner: Arc::new(Inner { env, ..inner }),
+        }
+    }
+
+    /// The provider's key from its environment variable, when set.
+    fn env_key(&self, provider: &str) -> Option<(&'static str, ApiKey)> {
+        let variable = env_variable(provider)?;
+        let text = (self.inner.env)(variable)?;
+        Some((variable, ApiKey::parse(&text).ok()?))
     }
 
     /// Keys kept in memory only (tests).
@@ -132,6 +162,9 @@ impl Keys {
     }
 
     pub async fn get(&self, provider: &str) -> Result<Option<ApiKey>, KeychainError> {
+        if let Some((_, key)) = self.env_key(provider) {
+            return Ok(Some(key));
+        }
         let started = {
             let cache = self.cache();
             if let Some(known) = self.cached(&cache, provider) {
@@ -174,6 +207,11 @@ impl Keys {
         if !needs_key {
             return KeyState::NotNeeded;
         }
+        if let Some((variable, _)) = self.env_key(provider) {
+            return KeyState::Environment {
+                variable: variable.to_string(),
+            };
+        }
         match self.get(provider).await {
             Ok(Some(_)) => KeyState::Stored,
             Ok(None) => KeyState::Missing,
@@ -191,6 +229,16 @@ impl Keys {
             Ok(None) => Err(KeyError::Missing(provider.to_string())),
             Err(e) => Err(KeyError::Unavailable(e)),
         }
+    }
+}
+
+/// The conventional environment variable holding a provider's key, as the
+/// providers' own tools read it.
+pub fn env_variable(provider: &str) -> Option<&'static str> {
+    match provider {
+        "openai" => Some("OPENAI_API_KEY"),
+        "replicate" => Some("REPLICATE_API_TOKEN"),
+        _ => None,
     }
 }
 
@@ -238,6 +286,35 @@ mod tests {
 
     fn key(text: &str) -> ApiKey {
         ApiKey::parse(text).expect("valid key")
+    }
+
+    #[tokio::test]
+    async fn an_environment_key_wins_and_is_never_stored() {
+        let store = Arc::new(Counting::default());
+        let keys = Keys::new(store.clone()).with_env(|name| match name {
+            "OPENAI_API_KEY" => Some("sk-from-env-1234".into()),
+            "REPLICATE_API_TOKEN" => Some("   ".into()),
+            _ => None,
+        });
+        assert_eq!(
+            keys.state("openai", true).await,
+            KeyState::Environment {
+                variable: "OPENAI_API_KEY".into()
+            }
+        );
+        assert_eq!(keys.get("openai").await, Ok(Some(key("sk-from-env-1234"))));
+        keys.set("openai", key("sk-in-keychain"))
+            .await
+            .expect("set");
+        assert_eq!(
+            keys.get("openai").await,
+            Ok(Some(key("sk-from-env-1234"))),
+            "the environment wins while set"
+        );
+        assert_eq!(store.inner.get("openai"), Ok(Some(key("sk-in-keychain"))));
+        // A blank variable is no key; a provider without one reads the keychain.
+        assert_eq!(keys.state("replicate", true).await, KeyState::Missing);
+        assert_eq!(keys.state("acme", true).await, KeyState::Missing);
     }
 
     #[tokio::test]

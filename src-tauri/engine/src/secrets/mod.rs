@@ -9,4 +9,4 @@ mod keys;
 
 pub use api_key::ApiKey;
 pub use keychain::{KeyStore, KeychainError, MemoryKeyStore, OsKeyStore};
-pub use keys::{KeyError, KeyState, Keys};
+pub use keys::{env_variable, KeyError, KeyState, Keys};

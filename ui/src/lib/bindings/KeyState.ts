@@ -3,4 +3,4 @@
 /**
  * Where a provider's key stands, as Settings and the generate panel show it.
  */
-export type KeyState = { "state": "not_needed" } | { "state": "missing" } | { "state": "stored" } | { "state": "unavailable", message: string, };
+export type KeyState = { "state": "not_needed" } | { "state": "missing" } | { "state": "stored" } | { "state": "environment", variable: string, } | { "state": "unavailable", message: string, };

@@ -1,0 +1,161 @@
+//! A real provider from the command line: keys set through stdin, checked,
+//! listed and deleted (the real Secret Service, as the test command runs
+//! it), and a generation on OpenAI against the emulator on 127.0.0.1.
+
+mod common;
+
+use common::{walk, Cli};
+use easel_emulator::openai;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const KEY: &str = "sk-emu-Cli7777wxyz";
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn run(mut cmd: Command, args: &[&str]) -> Output {
+    cmd.args(args).output().expect("run easel-cli")
+}
+
+fn set_key(cli: &Cli, base_url: &str, key: &str) -> Output {
+    let mut child = cli
+        .cmd()
+        .env("EASEL_OPENAI_BASE_URL", base_url)
+        .args(["key", "set", "openai"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{key}\n").as_bytes())
+        .expect("write key");
+    child.wait_with_output().expect("wait")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_from_the_command_line_and_an_openai_generation_end_to_end() {
+    let emu = openai::start(KEY, 0).await.expect("emulator");
+    let cli = Cli::new();
+    let at = |cli: &Cli| {
+        let mut c = cli.cmd();
+        c.env("EASEL_OPENAI_BASE_URL", &emu.base_url);
+        c
+    };
+    let mut seen = String::new();
+
+    let list = run(at(&cli), &["key", "list"]);
+    assert!(
+        text(&list).0.contains("openai\tno key"),
+        "{:?}",
+        text(&list)
+    );
+
+    let set = set_key(&cli, &emu.base_url, KEY);
+    assert!(set.status.success(), "{:?}", text(&set));
+    assert_eq!(text(&set).0.trim(), "openai: key in the keychain");
+    let list = run(at(&cli), &["key", "list"]);
+    assert!(
+        text(&list).0.contains("openai\tkey in the keychain"),
+        "{:?}",
+        text(&list)
+    );
+
+    let check = run(at(&cli), &["key", "check", "openai"]);
+    assert!(check.status.success(), "{:?}", text(&check));
+    assert!(text(&check).0.contains("openai accepted the key"));
+
+    let prompt = "a windmill in a storm";
+    let generated = run(
+        at(&cli),
+        &[
+            "generate",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-image-2",
+            "--prompt",
+            prompt,
+            "--size",
+            "256x256",
+            "--count",
+            "2",
+            "--wait",
+        ],
+    );
+    let (out, err) = text(&generated);
+    assert!(generated.status.success(), "{out}\n{err}");
+    seen.push_str(&out);
+    seen.push_str(&err);
+    let id = out.split_whitespace().next().expect("job id").to_string();
+    let d = cli.json(&["show", &id, "--json"]);
+    assert_eq!(d["job"]["status"], "completed", "{d}");
+    assert_eq!(d["assets"].as_array().map(Vec::len), Some(2));
+    assert_eq!(emu.script.generations(prompt), 1, "generated once");
+    seen.push_str(&d.to_string());
+
+    // A key that stops working is reported, and the output never shows it.
+    let wrong = set_key(&cli, &emu.base_url, "sk-emu-Revoked00000");
+    assert!(wrong.status.success());
+    let check = run(at(&cli), &["key", "check", "openai"]);
+    assert_eq!(check.status.code(), Some(1), "{:?}", text(&check));
+    let (out, err) = text(&check);
+    assert!(out.contains("openai refused the key"), "{out}");
+    assert!(!format!("{out}{err}").contains("Revoked00000"));
+
+    // The conventional variable wins while set, and is never stored.
+    let from_env = run(
+        {
+            let mut c = at(&cli);
+            c.env("OPENAI_API_KEY", KEY);
+            c
+        },
+        &["key", "list"],
+    );
+    assert!(
+        text(&from_env)
+            .0
+            .contains("openai\tkey from $OPENAI_API_KEY (not stored)"),
+        "{:?}",
+        text(&from_env)
+    );
+
+    let deleted = run(at(&cli), &["key", "delete", "openai"]);
+    assert!(deleted.status.success(), "{:?}", text(&deleted));
+    assert_eq!(text(&deleted).0.trim(), "openai: no key");
+    let refused = run(
+        at(&cli),
+        &[
+            "generate",
+            "--provider",
+            "openai",
+            "--prompt",
+            "nothing",
+            "--size",
+            "256x256",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(text(&refused).1.contains("openai"), "{:?}", text(&refused));
+
+    for file in walk(cli.data.path())
+        .iter()
+        .chain(walk(cli.library.path()).iter())
+    {
+        let bytes = std::fs::read(file).expect("read");
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "the key is in {}",
+            file.display()
+        );
+    }
+    assert!(!seen.contains(KEY), "the key reached the output");
+}

@@ -1,0 +1,332 @@
+//! OpenAI Images as documented (`POST /v1/images/generations`, multipart
+//! `POST /v1/images/edits`, `GET /v1/models`): bearer auth, the
+//! `{"error":{message,type,param,code}}` error shape, base64 images with
+//! `usage` tokens. Synchronous: the images come back in the answer.
+
+// Early answers are axum `Response`s by value, as handlers return them;
+// boxing them would only add noise to a test server.
+#![allow(clippy::result_large_err)]
+
+use crate::faults::{Fault, Script};
+use crate::images;
+use axum::body::Body;
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use image::ImageFormat;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+struct App {
+    key: String,
+    script: Arc<Script>,
+}
+
+/// A running emulator; stops when dropped.
+pub struct Running {
+    /// The API root including its version path, as Easel's `base_urls` take it.
+    pub base_url: String,
+    pub script: Arc<Script>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serve on 127.0.0.1 (`port` 0: any free port), accepting `key` only.
+pub async fn start(key: &str, port: u16) -> std::io::Result<Running> {
+    let script = Arc::new(Script::default());
+    let app = Arc::new(App {
+        key: key.to_string(),
+        script: Arc::clone(&script),
+    });
+    let router = Router::new()
+        .route("/v1/images/generations", post(generations))
+        .route("/v1/images/edits", post(edits))
+        .route("/v1/models", get(models))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok(Running {
+        base_url: format!("http://{addr}/v1"),
+        script,
+        task,
+    })
+}
+
+fn error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Response {
+    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": code}});
+    (status, Json(body)).into_response()
+}
+
+/// Checks the bearer key; records the request either way.
+fn authorized(app: &App, headers: &HeaderMap, what: &str) -> Result<(), Response> {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let verdict = match auth {
+        Some(k) if k == app.key => "ok",
+        Some(_) => "bad",
+        None => "none",
+    };
+    app.script.record_request(format!("{what} auth={verdict}"));
+    match verdict {
+        "ok" => Ok(()),
+        _ => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            Some("invalid_api_key"),
+        )),
+    }
+}
+
+/// What a generation asks for, from JSON or multipart fields.
+struct Ask {
+    prompt: String,
+    n: u32,
+    width: u32,
+    height: u32,
+    format: ImageFormat,
+    format_name: &'static str,
+    references: usize,
+}
+
+fn parse_ask(
+    prompt: Option<&str>,
+    n: Option<u64>,
+    size: Option<&str>,
+    format: Option<&str>,
+    references: usize,
+) -> Result<Ask, Response> {
+    let bad = |m: &str| error(StatusCode::BAD_REQUEST, m, "invalid_request_error", None);
+    let prompt = prompt
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| bad("prompt is required"))?;
+    if prompt.chars().count() > 32_000 {
+        return Err(bad("prompt is too long"));
+    }
+    let n = n.unwrap_or(1);
+    if !(1..=10).contains(&n) {
+        return Err(bad("n must be between 1 and 10"));
+    }
+    let (width, height) = match size.unwrap_or("auto") {
+        "auto" => (1024, 1024),
+        s => {
+            let (w, h) = s.split_once('x').ok_or_else(|| bad("invalid size"))?;
+            let (w, h): (u32, u32) = (
+                w.parse().map_err(|_| bad("invalid size"))?,
+                h.parse().map_err(|_| bad("invalid size"))?,
+            );
+            if w % 16 != 0 || h % 16 != 0 || w.max(h) > 3840 || w.min(h) < 16 {
+                return Err(bad("size must have sides divisible by 16, at most 3840"));
+            }
+            (w, h)
+        }
+    };
+    let (format, format_name) = match format.unwrap_or("png") {
+        "png" => (ImageFormat::Png, "png"),
+        "jpeg" => (ImageFormat::Jpeg, "jpeg"),
+        _ => return Err(bad("output_format must be png or jpeg (this emulator)")),
+    };
+    Ok(Ask {
+        prompt: prompt.to_string(),
+        n: n as u32,
+        width,
+        height,
+        format,
+        format_name,
+        references,
+    })
+}
+
+async fn generations(State(app): State<Arc<App>>, headers: HeaderMap, body: String) -> Response {
+    if let Err(r) = authorized(&app, &headers, "POST /v1/images/generations") {
+        return r;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "We could not parse the JSON body of your request.",
+            "invalid_request_error",
+            None,
+        );
+    };
+    let ask = match parse_ask(
+        v["prompt"].as_str(),
+        v["n"].as_u64(),
+        v["size"].as_str(),
+        v["output_format"].as_str(),
+        0,
+    ) {
+        Ok(ask) => ask,
+        Err(r) => return r,
+    };
+    answer(&app, ask).await
+}
+
+async fn edits(State(app): State<Arc<App>>, headers: HeaderMap, mut form: Multipart) -> Response {
+    if let Err(r) = authorized(&app, &headers, "POST /v1/images/edits") {
+        return r;
+    }
+    let (mut prompt, mut n, mut size, mut format, mut images) = (None, None, None, None, 0);
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &e.to_string(),
+                    "invalid_request_error",
+                    None,
+                )
+            }
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let Ok(data) = field.bytes().await else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "unreadable field",
+                "invalid_request_error",
+                None,
+            );
+        };
+        let text = || String::from_utf8_lossy(&data).into_owned();
+        match name.as_str() {
+            "image" | "image[]" => {
+                if image::guess_format(&data).is_err() {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "image must be a PNG, JPEG or WebP file",
+                        "invalid_request_error",
+                        None,
+                    );
+                }
+                images += 1;
+            }
+            "prompt" => prompt = Some(text()),
+            "n" => n = text().parse::<u64>().ok(),
+            "size" => size = Some(text()),
+            "output_format" => format = Some(text()),
+            _ => {}
+        }
+    }
+    if images == 0 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "image is required",
+            "invalid_request_error",
+            None,
+        );
+    }
+    let ask = match parse_ask(
+        prompt.as_deref(),
+        n,
+        size.as_deref(),
+        format.as_deref(),
+        images,
+    ) {
+        Ok(ask) => ask,
+        Err(r) => return r,
+    };
+    answer(&app, ask).await
+}
+
+/// Apply the next fault, generate (counting it), answer.
+async fn answer(app: &App, ask: Ask) -> Response {
+    let fault = app.script.next_fault();
+    match &fault {
+        Some(Fault::Status {
+            status,
+            body,
+            headers,
+        }) => {
+            let mut r = Response::builder().status(*status);
+            for (k, v) in headers {
+                r = r.header(k, v);
+            }
+            return r
+                .body(Body::from(body.clone()))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        Some(Fault::Latency(d)) => tokio::time::sleep(*d).await,
+        _ => {}
+    }
+    app.script.count_generation(&ask.prompt);
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let data: Vec<Value> = (0..ask.n)
+        .map(|i| {
+            let bytes = match fault {
+                Some(Fault::NotAnImage) => b"this is not an image".to_vec(),
+                Some(Fault::Svg) => images::SVG.as_bytes().to_vec(),
+                _ => images::picture(&ask.prompt, i, ask.width, ask.height, ask.format),
+            };
+            json!({"b64_json": b64(&bytes), "revised_prompt": format!("{} (revised)", ask.prompt)})
+        })
+        .collect();
+    let output_tokens = 272 * ask.n;
+    let image_tokens = 323 * ask.references as u32;
+    let text_tokens = ask.prompt.split_whitespace().count() as u32 + 8;
+    let body = json!({
+        "created": 1_780_000_000,
+        "data": data,
+        "background": "opaque",
+        "output_format": ask.format_name,
+        "quality": "medium",
+        "size": format!("{}x{}", ask.width, ask.height),
+        "usage": {
+            "input_tokens": text_tokens + image_tokens,
+            "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
+            "output_tokens": output_tokens,
+            "total_tokens": text_tokens + image_tokens + output_tokens,
+        }
+    });
+    match fault {
+        Some(Fault::AcceptThenHang) => std::future::pending().await,
+        Some(Fault::MalformedJson) => {
+            (StatusCode::OK, "{\"created\": 17800, \"data\": [").into_response()
+        }
+        Some(Fault::AcceptThenReset) => {
+            let text = body.to_string();
+            let half = bytes::Bytes::from(text[..text.len() / 2].to_string());
+            let parts: Vec<Result<bytes::Bytes, std::io::Error>> =
+                vec![Ok(half), Err(std::io::Error::other("connection reset"))];
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(Body::from_stream(futures_util::stream::iter(parts)))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+        _ => (
+            StatusCode::OK,
+            [("x-request-id", "req_emulated")],
+            Json(body),
+        )
+            .into_response(),
+    }
+}
+
+async fn models(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&app, &headers, "GET /v1/models") {
+        return r;
+    }
+    Json(json!({
+        "object": "list",
+        "data": [
+            {"id": "gpt-image-2", "object": "model", "created": 1_775_000_000, "owned_by": "system"},
+            {"id": "gpt-image-1.5", "object": "model", "created": 1_760_000_000, "owned_by": "system", "shutdown_date": "2026-12-01"},
+        ]
+    }))
+    .into_response()
+}

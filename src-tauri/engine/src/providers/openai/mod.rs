@@ -1,0 +1,275 @@
+//! OpenAI Images (`https://api.openai.com/v1`): synchronous. A submit is
+//! `POST /images/generations` (JSON), or `POST /images/edits` (multipart)
+//! when the job has reference images; the images come back base64-encoded
+//! in the answer, so the submit's outcome is `Done` and the engine stages
+//! them before committing. OpenAI documents no idempotency key and no way
+//! to list past generations: a lost answer can only be resent, which the
+//! engine marks as a possible duplicate.
+
+mod api;
+
+use super::http;
+use super::{
+    Capabilities, FailureKind, ModelInfo, Output, OutputMeta, PollStatus, Provider, ProviderError,
+    SubmitRequest, Submitted,
+};
+use crate::model::JobSpec;
+use crate::references::References;
+use crate::secrets::ApiKey;
+use async_trait::async_trait;
+use base64::Engine as _;
+use std::time::Duration;
+
+pub const ID: &str = "openai";
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+pub const MODEL: &str = "gpt-image-2";
+const NAME: &str = "OpenAI";
+
+/// Quick calls (listing models to test a key).
+const SHORT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct OpenAi {
+    base_url: String,
+    timeout: Duration,
+    /// Cap on an answer's size: `n` base64 images of at most this many bytes.
+    max_image_bytes: u64,
+    caps: Capabilities,
+    references: References,
+}
+
+impl OpenAi {
+    pub fn new(
+        base_url: Option<&str>,
+        timeout: Duration,
+        max_image_bytes: u64,
+        references: References,
+    ) -> OpenAi {
+        let caps = Capabilities {
+            models: vec![ModelInfo {
+                id: MODEL.into(),
+                name: "GPT Image 2".into(),
+                // Sides divisible by 16 up to 3840 (the API also caps the
+                // aspect ratio at 3:1 and the area at 3840×2160, and says
+                // so when a request exceeds them); the smallest side is our
+                // assumption, not documented.
+                min_side: 256,
+                max_side: 3840,
+                side_multiple: 16,
+                max_count: 10,
+                max_reference_images: 16,
+                max_reference_bytes: 50 * 1024 * 1024,
+                // An estimate for the budget (medium quality, 1024²); the
+                // answer's token usage is what OpenAI bills.
+                price_per_image_micros: 42_000,
+            }],
+            default_model: MODEL.into(),
+            needs_key: true,
+            progress: false,
+            cancel: false,
+            idempotent_submit: false,
+        };
+        OpenAi {
+            base_url: base_url
+                .unwrap_or(DEFAULT_BASE_URL)
+                .trim_end_matches('/')
+                .to_string(),
+            timeout,
+            max_image_bytes,
+            caps,
+            references,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base_url)
+    }
+
+    fn max_body(&self, n: u32) -> usize {
+        let per_image = self.max_image_bytes.saturating_mul(4) / 3 + 4096;
+        usize::try_from(per_image.saturating_mul(u64::from(n)) + 64 * 1024).unwrap_or(usize::MAX)
+    }
+
+    /// The edit request: the job's reference images as `image[]` parts.
+    async fn edit_form(
+        &self,
+        spec: &JobSpec,
+        size: String,
+    ) -> Result<reqwest::multipart::Form, ProviderError> {
+        let mut form = reqwest::multipart::Form::new()
+            .text("model", spec.model.clone())
+            .text("prompt", spec.prompt.clone())
+            .text("n", spec.count.to_string())
+            .text("size", size)
+            .text("output_format", "png");
+        for id in &spec.reference_ids {
+            let path = self
+                .references
+                .path(id)
+                .map_err(|e| ProviderError::new(FailureKind::Fatal, e.to_string()))?;
+            let read = tokio::task::spawn_blocking({
+                let path = path.clone();
+                move || std::fs::read(path)
+            })
+            .await
+            .map_err(|e| ProviderError::new(FailureKind::Fatal, e.to_string()))?;
+            let bytes = read.map_err(|e| {
+                ProviderError::new(
+                    FailureKind::Fatal,
+                    format!("cannot read reference image {}: {e}", path.display()),
+                )
+            })?;
+            let (name, mime) = match image::guess_format(&bytes) {
+                Ok(image::ImageFormat::Jpeg) => ("reference.jpg", "image/jpeg"),
+                Ok(image::ImageFormat::WebP) => ("reference.webp", "image/webp"),
+                _ => ("reference.png", "image/png"),
+            };
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(name)
+                .mime_str(mime)
+                .map_err(|e| ProviderError::new(FailureKind::Fatal, e.to_string()))?;
+            form = form.part("image[]", part);
+        }
+        Ok(form)
+    }
+}
+
+fn key_of(key: Option<&ApiKey>) -> Result<&ApiKey, ProviderError> {
+    key.ok_or_else(|| {
+        ProviderError::new(
+            FailureKind::Auth,
+            "no API key for openai: add one in Settings",
+        )
+    })
+}
+
+#[async_trait]
+impl Provider for OpenAi {
+    fn id(&self) -> &'static str {
+        ID
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    async fn submit(&self, req: &SubmitRequest<'_>) -> Result<Submitted, ProviderError> {
+        let key = key_of(req.key)?;
+        let spec = req.spec;
+        if spec
+            .negative_prompt
+            .as_deref()
+            .is_some_and(|n| !n.trim().is_empty())
+        {
+            return Err(ProviderError::new(
+                FailureKind::InvalidInput,
+                "OpenAI image models take no negative prompt: describe what you want instead",
+            ));
+        }
+        let size = format!("{}x{}", spec.width, spec.height);
+        let client = http::client()?;
+        let request = if spec.reference_ids.is_empty() {
+            let body = api::GenerationRequest {
+                model: &spec.model,
+                prompt: &spec.prompt,
+                n: spec.count,
+                size: &size,
+                output_format: "png",
+            };
+            client.post(self.url("images/generations")).json(&body)
+        } else {
+            let form = self.edit_form(spec, size).await?;
+            client.post(self.url("images/edits")).multipart(form)
+        };
+        let request = request.bearer_auth(key.expose());
+        let answer = http::send(NAME, request, self.timeout, self.max_body(spec.count)).await?;
+        // The images exist (and were billed) once OpenAI answered 200: an
+        // answer we cannot read is an unknown outcome, never a plain retry.
+        let parsed: api::ImagesResponse = answer.json(NAME).map_err(|mut e| {
+            e.kind = FailureKind::Unknown;
+            e
+        })?;
+        let outputs = parsed
+            .data
+            .into_iter()
+            .enumerate()
+            .map(|(i, image)| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(image.b64_json.as_bytes())
+                    .map_err(|e| {
+                        ProviderError::new(
+                            FailureKind::Fatal,
+                            format!("OpenAI sent image {i} in a form Easel cannot decode: {e}"),
+                        )
+                    })?;
+                Ok(Output {
+                    bytes,
+                    meta: OutputMeta {
+                        seed: None,
+                        revised_prompt: image.revised_prompt,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, ProviderError>>()?;
+        let handle = format!(
+            "openai:{}:{}",
+            parsed.created,
+            answer.header("x-request-id").unwrap_or("-")
+        );
+        if let Some(usage) = parsed.usage {
+            tracing::info!(
+                input_tokens = usage.input_tokens,
+                output_tokens = usage.output_tokens,
+                "OpenAI usage"
+            );
+        }
+        Ok(Submitted::Done { handle, outputs })
+    }
+
+    async fn find_submitted(
+        &self,
+        _req: &SubmitRequest<'_>,
+    ) -> Result<Option<String>, ProviderError> {
+        // OpenAI keeps no list of image generations to look in.
+        Ok(None)
+    }
+
+    async fn poll(
+        &self,
+        _handle: &str,
+        _spec: &JobSpec,
+        _key: Option<&ApiKey>,
+    ) -> Result<PollStatus, ProviderError> {
+        // Never reached: a submit answers with the images, staged and
+        // committed with it.
+        Err(ProviderError::new(
+            FailureKind::NotFound,
+            "OpenAI keeps no job to poll: its images come with the submit's answer",
+        ))
+    }
+
+    async fn fetch_outputs(
+        &self,
+        _handle: &str,
+        _spec: &JobSpec,
+        _key: Option<&ApiKey>,
+    ) -> Result<Vec<Output>, ProviderError> {
+        Err(ProviderError::new(
+            FailureKind::NotFound,
+            "OpenAI keeps no images to download: they came with the submit's answer",
+        ))
+    }
+
+    async fn cancel(&self, _handle: &str, _key: Option<&ApiKey>) -> Result<(), ProviderError> {
+        // A synchronous request cannot be canceled once sent.
+        Ok(())
+    }
+
+    async fn check_key(&self, key: &ApiKey) -> Result<(), ProviderError> {
+        let request = http::client()?
+            .get(self.url("models"))
+            .bearer_auth(key.expose());
+        http::send(NAME, request, SHORT_TIMEOUT, 4 * 1024 * 1024)
+            .await
+            .map(|_| ())
+    }
+}

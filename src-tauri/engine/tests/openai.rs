@@ -1,0 +1,274 @@
+//! OpenAI Images through the engine against the emulator (a real HTTP server
+//! on 127.0.0.1 speaking OpenAI's documented API): the happy path, edits
+//! with references, and each fault the emulator can play. The emulator
+//! counts generations per prompt, so each test says how many times OpenAI
+//! generated (and billed) the images.
+
+mod common;
+
+use common::{files_containing, new_job};
+use easel_emulator::{openai, Fault};
+use easel_engine::{Config, Engine, JobDetail, JobStatus, Keys, LedgerKind, NewJob, RunUntil};
+use std::time::Duration;
+
+const KEY: &str = "sk-emu-Test4242abcd";
+
+struct Setup {
+    engine: Engine,
+    emu: openai::Running,
+    data: tempfile::TempDir,
+    library: tempfile::TempDir,
+}
+
+async fn setup(tweak: impl FnOnce(&mut Config)) -> Setup {
+    let emu = openai::start(KEY, 0).await.expect("emulator");
+    let data = tempfile::tempdir().expect("data");
+    let library = tempfile::tempdir().expect("library");
+    let mut config = common::fast_config(data.path(), library.path());
+    config
+        .base_urls
+        .insert("openai".into(), emu.base_url.clone());
+    config.provider_timeout_ms = 2_000;
+    tweak(&mut config);
+    let registry = easel_engine::providers::Registry::from_config(&config);
+    let engine = Engine::open_with(config, registry, Keys::memory()).expect("engine");
+    engine.set_api_key("openai", KEY).await.expect("key");
+    Setup {
+        engine,
+        emu,
+        data,
+        library,
+    }
+}
+
+fn openai_job(prompt: &str, count: u32) -> NewJob {
+    NewJob {
+        provider: Some("openai".into()),
+        model: Some("gpt-image-2".into()),
+        width: 256,
+        height: 256,
+        count,
+        ..new_job(&format!("rid-{prompt}"), prompt)
+    }
+}
+
+async fn run(s: &Setup, job: NewJob) -> JobDetail {
+    let job = s.engine.create_job(job).await.expect("create");
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        s.engine.run_worker(RunUntil::Settled(vec![job.id.clone()])),
+    )
+    .await
+    .expect("settles in time")
+    .expect("worker");
+    s.engine.detail(&job.id).await.expect("detail")
+}
+
+fn said(d: &JobDetail, text: &str) -> bool {
+    d.timeline.iter().any(|t| t.detail.contains(text))
+}
+
+fn ledger(d: &JobDetail) -> Vec<LedgerKind> {
+    d.ledger.iter().map(|l| l.kind).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generates_stores_and_charges_once_and_the_key_is_written_nowhere() {
+    let s = setup(|_| {}).await;
+    let d = run(&s, openai_job("a quiet harbour at dawn", 2)).await;
+    assert_eq!(
+        d.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        d.job.error_message
+    );
+    assert_eq!(d.assets.len(), 2);
+    for a in &d.assets {
+        let bytes = std::fs::read(&a.path).expect("stored image");
+        image::load_from_memory(&bytes).expect("decodes");
+        assert_eq!((a.width, a.height), (256, 256));
+    }
+    assert_eq!(s.emu.script.generations("a quiet harbour at dawn"), 1);
+    assert_eq!(
+        s.emu.script.requests(),
+        ["POST /v1/images/generations auth=ok"]
+    );
+    assert_eq!(ledger(&d), [LedgerKind::Reserve, LedgerKind::Charge]);
+    assert!(
+        files_containing(&[s.data.path(), s.library.path()], KEY).is_empty(),
+        "the key is in no file"
+    );
+    assert!(!format!("{d:?}").contains(KEY), "nor in the job's record");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_images_go_to_the_edits_endpoint() {
+    let s = setup(|_| {}).await;
+    let png = easel_engine::providers::offline::render::render_png("ref", 1, 64, 64).expect("png");
+    let reference = s.engine.import_reference(png).await.expect("import");
+    let job = NewJob {
+        reference_ids: vec![reference.id.clone()],
+        ..openai_job("the same scene in winter", 1)
+    };
+    let d = run(&s, job).await;
+    assert_eq!(
+        d.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        d.job.error_message
+    );
+    assert_eq!(s.emu.script.requests(), ["POST /v1/images/edits auth=ok"]);
+    assert_eq!(s.emu.script.generations("the same scene in winter"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_error_page_is_resent_on_the_same_attempt_as_a_possible_duplicate() {
+    let s = setup(|_| {}).await;
+    s.emu.script.push(Fault::html_5xx(502));
+    let d = run(&s, openai_job("lanterns on a river", 1)).await;
+    assert_eq!(
+        d.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        d.job.error_message
+    );
+    assert_eq!(d.attempts.len(), 1);
+    assert!(said(&d, "possible duplicate"), "{:?}", d.timeline);
+    assert_eq!(s.emu.script.generations("lanterns on a river"), 1);
+    assert_eq!(ledger(&d), [LedgerKind::Reserve, LedgerKind::Charge]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_is_resent_and_the_duplicate_is_recorded() {
+    for (fault, prompt) in [
+        (Fault::AcceptThenHang, "a hung answer"),
+        (Fault::AcceptThenReset, "a reset answer"),
+        (Fault::MalformedJson, "a garbled answer"),
+    ] {
+        let s = setup(|c| c.provider_timeout_ms = 800).await;
+        s.emu.script.push(fault.clone());
+        let d = run(&s, openai_job(prompt, 1)).await;
+        assert_eq!(
+            d.job.status,
+            JobStatus::Completed,
+            "{fault:?}: {:?}",
+            d.job.error_message
+        );
+        assert_eq!(d.attempts.len(), 1, "{fault:?}");
+        assert!(
+            said(&d, "possible duplicate"),
+            "{fault:?}: {:?}",
+            d.timeline
+        );
+        // OpenAI cannot be asked whether the first request was done: it was
+        // generated twice, and the timeline says so.
+        assert_eq!(s.emu.script.generations(prompt), 2, "{fault:?}");
+        assert_eq!(
+            ledger(&d),
+            [LedgerKind::Reserve, LedgerKind::Charge],
+            "{fault:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_waits_as_asked_then_succeeds() {
+    let s = setup(|_| {}).await;
+    s.emu.script.push(Fault::rate_limited(
+        1,
+        r#"{"error":{"message":"Rate limit reached for images","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#,
+    ));
+    let d = run(&s, openai_job("a slow parade", 1)).await;
+    assert_eq!(
+        d.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        d.job.error_message
+    );
+    assert_eq!(d.attempts[0].outcome.as_deref(), Some("rate_limited"));
+    let waited = d.attempts[1].started_at - d.attempts[0].ended_at.expect("ended");
+    assert!(waited >= 1_000, "waited {waited} ms for Retry-After: 1");
+    assert_eq!(s.emu.script.generations("a slow parade"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_quota_fails_at_once_and_says_what_to_do() {
+    let s = setup(|_| {}).await;
+    s.emu.script.push(Fault::rate_limited(
+        20,
+        r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#,
+    ));
+    let d = run(&s, openai_job("an empty wallet", 1)).await;
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(d.job.error_code.as_deref(), Some("no_credits"));
+    let why = d.job.error_message.clone().unwrap_or_default();
+    assert!(
+        why.starts_with("out of credits at OpenAI: add credit there, then Retry"),
+        "{why}"
+    );
+    assert_eq!(d.attempts.len(), 1);
+    assert_eq!(ledger(&d), [LedgerKind::Reserve, LedgerKind::Release]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_or_missing_key_fails_with_the_reason() {
+    let s = setup(|_| {}).await;
+    s.engine
+        .set_api_key("openai", "sk-emu-Wrong0000zzzz")
+        .await
+        .expect("key");
+    let d = run(&s, openai_job("a locked door", 1)).await;
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(d.job.error_code.as_deref(), Some("auth"));
+    let why = d.job.error_message.clone().unwrap_or_default();
+    assert!(why.contains("OpenAI refused the API key"), "{why}");
+    assert!(!why.contains("Wrong0000"), "{why}");
+
+    // Without a key the job is refused at the click, before anything is
+    // stored or sent.
+    s.engine.delete_api_key("openai").await.expect("delete");
+    let refused = s.engine.create_job(openai_job("no key at all", 1)).await;
+    assert!(
+        matches!(refused, Err(easel_engine::EngineError::MissingKey(ref p)) if p == "openai"),
+        "{refused:?}"
+    );
+    assert_eq!(s.emu.script.generations("no key at all"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_that_are_not_images_fail_clearly_and_store_nothing() {
+    for (fault, prompt) in [
+        (Fault::NotAnImage, "words not pixels"),
+        (Fault::Svg, "a vector drawing"),
+    ] {
+        let s = setup(|_| {}).await;
+        s.emu.script.push(fault.clone());
+        let d = run(&s, openai_job(prompt, 1)).await;
+        assert_eq!(d.job.status, JobStatus::Failed, "{fault:?}");
+        assert_eq!(
+            d.job.error_code.as_deref(),
+            Some("invalid_image"),
+            "{fault:?}"
+        );
+        assert!(common::files(s.library.path()).is_empty(), "{fault:?}");
+        assert_eq!(s.emu.script.generations(prompt), 1, "{fault:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_key_test_asks_openai() {
+    let s = setup(|_| {}).await;
+    let ok = s.engine.test_api_key("openai", None).await.expect("test");
+    assert!(ok.ok, "{}", ok.message);
+    let bad = s
+        .engine
+        .test_api_key("openai", Some("sk-emu-Nope11112222"))
+        .await
+        .expect("test");
+    assert!(!bad.ok);
+    assert!(bad.message.contains("refused"), "{}", bad.message);
+    assert_eq!(
+        s.emu.script.requests(),
+        ["GET /v1/models auth=ok", "GET /v1/models auth=bad"]
+    );
+}
