@@ -386,23 +386,7 @@ async fn a_library_that_disappears_mid_job_delays_the_save_and_loses_nothing() {
     let engine = t.engine.clone();
     let id = job.id.clone();
     let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Settled(vec![id])).await });
-    let mut saw_waiting = false;
-    for _ in 0..200 {
-        let j = t.engine.get(&job.id).await.expect("get");
-        if j.status == JobStatus::Saving
-            && j.error_message
-                .as_deref()
-                .is_some_and(|m| m.contains("does not exist"))
-        {
-            saw_waiting = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        saw_waiting,
-        "the job should wait in saving while the library is missing"
-    );
+    wait_until_saving_waits_for_the_library(&t.engine, &job.id).await;
     std::fs::create_dir(&lib).expect("plug back in");
     tokio::time::timeout(Duration::from_secs(60), worker)
         .await
@@ -680,20 +664,7 @@ async fn outputs_are_staged_when_the_provider_finishes_so_expiring_urls_survive_
     let engine = s.engine.clone();
     let id = job.id.clone();
     let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Settled(vec![id])).await });
-    let mut waiting = false;
-    for _ in 0..500 {
-        let j = s.engine.get(&job.id).await.expect("get");
-        if j.status == JobStatus::Saving
-            && j.error_message
-                .as_deref()
-                .is_some_and(|m| m.contains("does not exist"))
-        {
-            waiting = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(waiting, "saving waits for the library");
+    wait_until_saving_waits_for_the_library(&s.engine, &job.id).await;
     // Several more tries (the backoff starts at 10 ms, capped at 50 ms).
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(!staged_files(&s).is_empty(), "the outputs wait in staging");
@@ -850,4 +821,20 @@ async fn a_lost_submit_a_provider_cannot_find_is_resent_once_and_marked_a_possib
     );
     let kinds: Vec<_> = d.ledger.iter().map(|l| l.kind).collect();
     assert_eq!(kinds, [LedgerKind::Reserve, LedgerKind::Charge]);
+}
+
+/// Wait until job `id` waits in `saving` for a missing library folder.
+async fn wait_until_saving_waits_for_the_library(engine: &Engine, id: &str) {
+    for _ in 0..500 {
+        let j = engine.get(id).await.expect("get");
+        let missing = j
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("does not exist"));
+        if j.status == JobStatus::Saving && missing {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the job should wait in saving while the library is missing");
 }

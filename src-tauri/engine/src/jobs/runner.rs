@@ -300,24 +300,7 @@ async fn done_at_submit(
     handle: &str,
     note: &str,
 ) -> Result<Option<JobSummary>, EngineError> {
-    let (j, lease, handle, note) = (
-        job.clone(),
-        run.lease.clone(),
-        handle.to_string(),
-        note.to_string(),
-    );
-    let out = run
-        .sh
-        .db(move |s| {
-            s.write(
-                |tx| match transitions::accepted(tx, &j, &lease, &handle, &note, now_ms())? {
-                    Some(accepted) => transitions::provider_done(tx, &accepted, &lease, now_ms()),
-                    None => Ok(None),
-                },
-            )
-        })
-        .await?;
-    Ok(published(&run.sh, out))
+    commit_accepted(run, job, handle, note, true).await
 }
 
 /// Whether the job's outputs are already staged (a runner that staged them
@@ -395,6 +378,18 @@ async fn accepted(
     handle: &str,
     note: &str,
 ) -> Result<Option<JobSummary>, EngineError> {
+    commit_accepted(run, job, handle, note, false).await
+}
+
+/// Record the provider's handle (processing); with `done`, also that the
+/// provider finished (saving), in the same transaction.
+async fn commit_accepted(
+    run: &mut Run,
+    job: &JobSummary,
+    handle: &str,
+    note: &str,
+    done: bool,
+) -> Result<Option<JobSummary>, EngineError> {
     let (j, lease, handle, note) = (
         job.clone(),
         run.lease.clone(),
@@ -403,7 +398,15 @@ async fn accepted(
     );
     let out = run
         .sh
-        .db(move |s| s.write(|tx| transitions::accepted(tx, &j, &lease, &handle, &note, now_ms())))
+        .db(move |s| {
+            s.write(|tx| {
+                let accepted = transitions::accepted(tx, &j, &lease, &handle, &note, now_ms())?;
+                match accepted {
+                    Some(a) if done => transitions::provider_done(tx, &a, &lease, now_ms()),
+                    other => Ok(other),
+                }
+            })
+        })
         .await?;
     Ok(published(&run.sh, out))
 }
