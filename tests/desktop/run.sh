@@ -92,6 +92,8 @@ PIDS+=($!)
 # short lease so a killed run's job is taken over within seconds.
 mkdir -p "$WORK/data" "$WORK/library" "$WORK/home"
 printf '[concurrency]\noffline = 1\n' >"$WORK/data/config.toml"
+# A developer's own provider keys and endpoints never reach the app under test.
+unset OPENAI_API_KEY REPLICATE_API_TOKEN EASEL_OPENAI_BASE_URL EASEL_REPLICATE_BASE_URL
 export EASEL_DATA_DIR="$WORK/data"
 export EASEL_LIBRARY_DIR="$WORK/library"
 export EASEL_OFFLINE_LATENCY_MS=2500
