@@ -262,12 +262,7 @@ async fn submit(
             // before sending it again.
             Err(e) if outcome_unknown(&e) && unknown + 1 < job.max_attempts => {
                 unknown += 1;
-                let wait = backoff::delay(
-                    unknown,
-                    run.sh.config.backoff_base_ms,
-                    run.sh.config.backoff_max_ms,
-                    e.retry_after,
-                );
+                let wait = wait_after(run, &job.provider, unknown, &e);
                 tracing::warn!(error = %e, "submit outcome unknown; reconciling with the provider");
                 if run.sleep(wait).await {
                     return Ok(None);
@@ -468,13 +463,7 @@ async fn poll(
                 // Polling again may also refresh expired result URLs.
                 Err(e) if e.kind.is_retryable() => {
                     errors += 1;
-                    let wait = backoff::delay(
-                        errors,
-                        run.sh.config.backoff_base_ms,
-                        run.sh.config.backoff_max_ms,
-                        e.retry_after,
-                    );
-                    note_rate_limit(run, &job.provider, &e, wait);
+                    let wait = wait_after(run, &job.provider, errors, &e);
                     tracing::warn!(error = %e, "fetching the outputs failed; polling again");
                     if run.sleep(wait).await {
                         return Ok(None);
@@ -489,13 +478,7 @@ async fn poll(
             // later. Resubmitting would pay twice.
             Err(e) if e.kind.is_retryable() => {
                 errors += 1;
-                let wait = backoff::delay(
-                    errors,
-                    run.sh.config.backoff_base_ms,
-                    run.sh.config.backoff_max_ms,
-                    e.retry_after,
-                );
-                note_rate_limit(run, &job.provider, &e, wait);
+                let wait = wait_after(run, &job.provider, errors, &e);
                 tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "poll failed; polling again");
                 if run.sleep(wait).await {
                     return Ok(None);
@@ -695,13 +678,7 @@ async fn failed(
     e: ProviderError,
 ) -> Result<Option<JobSummary>, EngineError> {
     tracing::warn!(kind = ?e.kind, error = %e, "provider call failed");
-    let wait = backoff::delay(
-        job.attempts,
-        run.sh.config.backoff_base_ms,
-        run.sh.config.backoff_max_ms,
-        e.retry_after,
-    );
-    note_rate_limit(run, &job.provider, &e, wait);
+    let wait = wait_after(run, &job.provider, job.attempts, &e);
     if e.kind.is_retryable() && job.attempts < job.max_attempts && job.status != JobStatus::Saving {
         let (j, lease) = (job.clone(), run.lease.clone());
         let next_run_at = now_ms() + wait.as_millis() as i64;
@@ -736,14 +713,22 @@ async fn failed(
     Ok(None)
 }
 
-/// A 429 cools the whole provider down (every job of this process), for the
-/// wait it asked for or else the backoff this job takes.
-fn note_rate_limit(run: &Run, provider: &str, e: &ProviderError, wait: Duration) {
+/// The wait after failure number `n` of a call: the provider's Retry-After
+/// when it gave one, else the growing backoff. A 429 also cools the whole
+/// provider down (every job of this process) for that long.
+fn wait_after(run: &Run, provider: &str, n: u32, e: &ProviderError) -> Duration {
+    let wait = backoff::delay(
+        n,
+        run.sh.config.backoff_base_ms,
+        run.sh.config.backoff_max_ms,
+        e.retry_after,
+    );
     if e.kind == FailureKind::RateLimited {
         run.sh
             .cooldowns
             .start(provider, now_ms(), e.retry_after.unwrap_or(wait));
     }
+    wait
 }
 
 /// Waits out the provider's cooldown before calling it. True when the lease

@@ -91,9 +91,12 @@ fn transport_error(provider: &str, e: &reqwest::Error) -> ProviderError {
 }
 
 /// reqwest's message without the URL (which may carry query secrets such
-/// as a webhook token) and its source chain joined.
+/// as a webhook token), with its source chain joined.
 fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.without_url_ref().to_string();
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), "(url)");
+    }
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         text.push_str(": ");
@@ -101,20 +104,6 @@ fn without_url(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let s = self.to_string();
-        match self.url() {
-            Some(url) => s.replace(url.as_str(), "(url)"),
-            None => s,
-        }
-    }
 }
 
 /// Send `request` with `timeout` for the whole exchange, read the body
