@@ -11,6 +11,10 @@ section() {
   printf '\n==> %s\n' "$*"
 }
 
+# A clean checkout gains nothing from incremental compilation, and its caches
+# are gigabytes of disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 trap 'status=$?; [ "$status" -eq 0 ] || printf "\n==> FAILED (exit %s)\n" "$status" >&2' EXIT
 
 section "setup: system packages"
