@@ -2,7 +2,7 @@
 
 use easel_engine::{
     AppSettings, Engine, EngineError, ErrorPayload, JobDetail, JobSummary, KeyCheck, ListQuery,
-    NewJob, ProviderInfo, ReferenceImage, StartupReport,
+    NewJob, ProviderInfo, ReferenceImage, StartupReport, WebhookStatus,
 };
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
@@ -115,6 +115,12 @@ pub struct StartupFailure(pub ErrorPayload);
 pub fn startup_failure(app: AppHandle) -> Option<ErrorPayload> {
     use tauri::Manager;
     app.try_state::<StartupFailure>().map(|f| f.0.clone())
+}
+
+/// The webhook receiver's state and last delivery, for Settings.
+#[tauri::command]
+pub fn webhook_status(engine: State<'_, Engine>) -> WebhookStatus {
+    engine.webhook_status()
 }
 
 #[tauri::command]

@@ -65,6 +65,7 @@ fn main() {
             commands::delete_api_key,
             commands::test_api_key,
             commands::startup_report,
+            commands::webhook_status,
             commands::startup_failure,
             commands::get_settings,
             commands::save_settings,

@@ -1,11 +1,12 @@
 //! A real provider from the command line: keys set through stdin, checked,
 //! listed and deleted (the real Secret Service, as the test command runs
-//! it), and a generation on OpenAI against the emulator on 127.0.0.1.
+//! it), and generations on OpenAI and Replicate against the emulator on
+//! 127.0.0.1.
 
 mod common;
 
 use common::{walk, Cli};
-use easel_emulator::openai;
+use easel_emulator::{openai, replicate};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -158,4 +159,69 @@ async fn keys_from_the_command_line_and_an_openai_generation_end_to_end() {
         );
     }
     assert!(!seen.contains(KEY), "the key reached the output");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replicate_generation_end_to_end_with_the_token_from_the_environment() {
+    const TOKEN: &str = "r8_EmuCli5555vwxyz";
+    let emu = replicate::start(TOKEN, 0).await.expect("emulator");
+    let cli = Cli::new();
+    let at = || {
+        let mut c = cli.cmd();
+        c.env("EASEL_REPLICATE_BASE_URL", &emu.base_url)
+            .env("REPLICATE_API_TOKEN", TOKEN);
+        c
+    };
+    let list = run(at(), &["key", "list"]);
+    assert!(
+        text(&list)
+            .0
+            .contains("replicate\tkey from $REPLICATE_API_TOKEN (not stored)"),
+        "{:?}",
+        text(&list)
+    );
+    let check = run(at(), &["key", "check", "replicate"]);
+    assert!(check.status.success(), "{:?}", text(&check));
+
+    let prompt = "a fox in tall grass";
+    let generated = run(
+        at(),
+        &[
+            "generate",
+            "--provider",
+            "replicate",
+            "--model",
+            "black-forest-labs/flux-schnell",
+            "--prompt",
+            prompt,
+            "--size",
+            "1344x768",
+            "--wait",
+        ],
+    );
+    let (out, err) = text(&generated);
+    assert!(generated.status.success(), "{out}\n{err}");
+    let id = out.split_whitespace().next().expect("job id").to_string();
+    let d = cli.json(&["show", &id, "--json"]);
+    assert_eq!(d["job"]["status"], "completed", "{d}");
+    // 1344×768 went as FLUX's 16:9; the image is stored at the size made.
+    let asset = &d["assets"][0];
+    assert_eq!(
+        (asset["width"].as_u64(), asset["height"].as_u64()),
+        (Some(1360), Some(768))
+    );
+    assert_eq!(emu.script.generations(prompt), 1, "generated once");
+    let seen = format!("{out}{err}{d}");
+    assert!(!seen.contains(TOKEN), "the token reached the output");
+    for file in walk(cli.data.path())
+        .iter()
+        .chain(walk(cli.library.path()).iter())
+    {
+        let bytes = std::fs::read(file).expect("read");
+        assert!(
+            !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+            "the token is in {}",
+            file.display()
+        );
+    }
 }

@@ -26,6 +26,18 @@ pub enum Fault {
     NotAnImage,
     /// Generate (and count), answer with an SVG drawing.
     Svg,
+    /// (Replicate) The first download of an output finds its URL expired;
+    /// reading the prediction again gives live URLs.
+    ExpiredUrl,
+    /// (Replicate) The prediction succeeds, but its outputs were deleted
+    /// (`data_removed`).
+    DataRemoved,
+    /// (Replicate) The model fails with this error.
+    ModelFails(String),
+    /// (Replicate) The completed webhook is delivered twice.
+    DuplicateWebhook,
+    /// (Replicate) A forged webhook (bad signature) arrives before the real one.
+    ForgedWebhook,
 }
 
 impl Fault {

@@ -30,6 +30,20 @@ impl Default for OfflineSettings {
     }
 }
 
+/// The webhook receiver (`[webhooks]`): off unless enabled. It listens on
+/// 127.0.0.1 only; a provider reaches it through `public_url`, a tunnel the
+/// user runs (Replicate delivers only to public HTTPS URLs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    pub enabled: bool,
+    /// 0: any free port (shown in Settings).
+    pub port: u16,
+    /// The receiver's public root, e.g. `https://easel.example.net`; providers
+    /// are told `{public_url}/webhooks/{provider}`. None: polling only.
+    pub public_url: Option<String>,
+}
+
 /// What `config.toml` may set. Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -59,6 +73,7 @@ pub struct Settings {
     pub concurrency: BTreeMap<String, u32>,
     pub base_urls: BTreeMap<String, String>,
     pub offline: OfflineSettings,
+    pub webhooks: WebhookSettings,
 }
 
 /// The resolved configuration the engine runs with.
@@ -92,6 +107,7 @@ pub struct Config {
     pub base_urls: BTreeMap<String, String>,
     pub provider_timeout_ms: u64,
     pub offline: OfflineSettings,
+    pub webhooks: WebhookSettings,
     /// The keychain service name provider keys are stored under
     /// (`EASEL_KEYCHAIN_SERVICE`; tests use their own).
     pub keychain_service: String,
@@ -134,6 +150,7 @@ impl Config {
             base_urls: BTreeMap::new(),
             provider_timeout_ms: 300_000,
             offline: OfflineSettings::default(),
+            webhooks: WebhookSettings::default(),
             keychain_service: KEYCHAIN_SERVICE.into(),
             warnings: Vec::new(),
         }
@@ -208,6 +225,7 @@ impl Config {
         self.concurrency.extend(s.concurrency);
         self.base_urls.extend(s.base_urls);
         self.offline = s.offline;
+        self.webhooks = s.webhooks;
     }
 
     fn apply_env(&mut self) -> Result<(), EngineError> {
@@ -225,6 +243,15 @@ impl Config {
         }
         if let Some(v) = env_number("EASEL_PROVIDER_TIMEOUT_MS")? {
             self.provider_timeout_ms = v;
+        }
+        if let Some(port) = env_number("EASEL_WEBHOOK_PORT")? {
+            self.webhooks.enabled = true;
+            self.webhooks.port = u16::try_from(port).map_err(|_| {
+                EngineError::InvalidInput(format!("EASEL_WEBHOOK_PORT {port} is not a port"))
+            })?;
+        }
+        if let Ok(url) = std::env::var("EASEL_WEBHOOK_PUBLIC_URL") {
+            self.webhooks.public_url = Some(url).filter(|u| !u.trim().is_empty());
         }
         if let Ok(service) = std::env::var("EASEL_KEYCHAIN_SERVICE") {
             if !service.trim().is_empty() {

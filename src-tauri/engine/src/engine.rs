@@ -14,7 +14,7 @@ use crate::secrets::Keys;
 use crate::shared::{Live, Shared};
 use crate::staging::Staging;
 use crate::store::jobs::{self as q, NewJobRow};
-use crate::store::{ledger, now_ms, Store};
+use crate::store::{cancels, ledger, now_ms, Store};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
@@ -112,6 +112,9 @@ impl Engine {
                 references: References::new(references_dir),
                 staging,
                 keys,
+                cancels_owed: Notify::new(),
+                pokes: broadcast::channel(256).0,
+                webhook_status: Mutex::new(Default::default()),
             }),
         })
     }
@@ -126,8 +129,26 @@ impl Engine {
     }
 
     /// Run the scheduler and workers (see `jobs::scheduler`) until `until`.
+    /// Run jobs (and, when enabled, the webhook receiver) until `until`.
     pub async fn run_worker(&self, until: crate::RunUntil) -> Result<(), EngineError> {
-        crate::jobs::scheduler::run(Arc::clone(&self.shared), until).await
+        let receiver = crate::webhooks::receiver::start(&self.shared).await;
+        let result = crate::jobs::scheduler::run(Arc::clone(&self.shared), until).await;
+        if let Some(task) = receiver {
+            task.abort();
+            self.shared.set_webhook_status(|s| s.listening = None);
+        }
+        result
+    }
+
+    /// The webhook receiver's state and last delivery, for Settings.
+    pub fn webhook_status(&self) -> crate::model::WebhookStatus {
+        let status = self.shared.webhook_status.lock();
+        let mut status = status
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
+        status.enabled = self.shared.config.webhooks.enabled;
+        status.public_url = self.shared.config.webhooks.public_url.clone();
+        status
     }
 
     pub fn config(&self) -> &Config {
@@ -312,15 +333,18 @@ impl Engine {
         let outcome = Outcome::Canceled {
             reason: "by the user".into(),
         };
-        let (settled, handle) = self
+        let settled = self
             .shared
             .db(move |s| {
                 s.write(|tx| {
                     let handle = q::handle(tx, &key)?;
-                    Ok((
-                        transitions::settle(tx, &key, None, &outcome, now_ms())?,
-                        handle,
-                    ))
+                    let settled = transitions::settle(tx, &key, None, &outcome, now_ms())?;
+                    // Owed to the provider with the cancel itself: sent by
+                    // the worker's cancel service until acknowledged.
+                    if let (Some(job), Some(handle)) = (&settled, handle) {
+                        cancels::request(tx, &job.id, &job.provider, &handle, now_ms())?;
+                    }
+                    Ok(settled)
                 })
             })
             .await?;
@@ -333,22 +357,8 @@ impl Engine {
             });
         };
         self.shared.publish(&job);
+        self.shared.cancels_owed.notify_one();
         crate::jobs::cleanup::remove_unowned_files(&self.shared, &job, Vec::new()).await;
-        if let (Some(handle), Some(provider)) = (handle, self.shared.providers.get(&job.provider)) {
-            let provider = provider.clone();
-            let job_id = job.id.clone();
-            let keys = self.shared.keys.clone();
-            tokio::spawn(async move {
-                let key = if provider.capabilities().needs_key {
-                    keys.get(provider.id()).await.ok().flatten()
-                } else {
-                    None
-                };
-                if let Err(e) = provider.cancel(&handle, key.as_ref()).await {
-                    tracing::warn!(job_id = %job_id, provider = provider.id(), error = %e, "provider-side cancel failed");
-                }
-            });
-        }
         Ok(job)
     }
 

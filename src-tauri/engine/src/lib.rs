@@ -19,6 +19,7 @@ pub mod settings;
 pub(crate) mod shared;
 pub mod staging;
 pub mod store;
+pub mod webhooks;
 
 pub use config::Config;
 pub use engine::Engine;

@@ -382,3 +382,29 @@ pub struct ActiveCounts {
     pub queued: u32,
     pub running: u32,
 }
+
+/// The receiver as Settings shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct WebhookStatus {
+    pub enabled: bool,
+    /// `127.0.0.1:PORT` while listening.
+    pub listening: Option<String>,
+    /// Where providers are told to deliver (the user's tunnel).
+    pub public_url: Option<String>,
+    /// Why the receiver is not listening.
+    pub error: Option<String>,
+    pub last_delivery: Option<WebhookDelivery>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct WebhookDelivery {
+    /// Unix milliseconds.
+    #[ts(type = "number")]
+    pub at: i64,
+    pub provider: String,
+    pub job_id: Option<String>,
+    /// `accepted`, `duplicate`, or why it was refused.
+    pub outcome: String,
+}

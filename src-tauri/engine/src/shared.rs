@@ -6,7 +6,7 @@
 use crate::config::Config;
 use crate::error::EngineError;
 use crate::library::{DecodeBudget, Library, LibraryError};
-use crate::model::{JobEvent, JobSummary};
+use crate::model::{JobEvent, JobSummary, WebhookStatus};
 use crate::providers::cooldown::Cooldowns;
 use crate::providers::Registry;
 use crate::references::References;
@@ -64,6 +64,11 @@ pub struct Shared {
     /// Provider outputs made durable when the provider finishes.
     pub staging: Staging,
     pub keys: Keys,
+    /// Wakes the provider-cancel service: a cancel is owed.
+    pub cancels_owed: Notify,
+    /// Job ids whose runner should poll now (a webhook said so).
+    pub pokes: broadcast::Sender<String>,
+    pub webhook_status: Mutex<WebhookStatus>,
 }
 
 /// Removes a job from `Shared::running` when its runner ends, however it ends.
@@ -85,6 +90,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Ask the runner of `job_id` (if it is polling) to poll now.
+    pub(crate) fn poke(&self, job_id: &str) {
+        let _ = self.pokes.send(job_id.to_string());
+    }
+
+    pub(crate) fn set_webhook_status(&self, f: impl FnOnce(&mut WebhookStatus)) {
+        f(&mut lock(&self.webhook_status));
+    }
     /// Mark `id` as run by this process (before its runner is spawned).
     pub(crate) fn start_running(&self, id: &str) {
         lock(&self.running).insert(id.to_string());

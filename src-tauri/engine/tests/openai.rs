@@ -87,6 +87,13 @@ async fn generates_stores_and_charges_once_and_the_key_is_written_nowhere() {
         let bytes = std::fs::read(&a.path).expect("stored image");
         image::load_from_memory(&bytes).expect("decodes");
         assert_eq!((a.width, a.height), (256, 256));
+        // OpenAI takes no seed: none is claimed; its rewritten prompt is kept.
+        let text = common::parameters_text(&bytes);
+        assert!(!text.contains("Seed:"), "{text}");
+        assert!(
+            text.contains("Revised prompt: a quiet harbour at dawn (revised)"),
+            "{text}"
+        );
     }
     assert_eq!(s.emu.script.generations("a quiet harbour at dawn"), 1);
     assert_eq!(

@@ -21,7 +21,9 @@ import type { ProviderInfo } from './bindings/ProviderInfo';
 import type { ReferenceImage } from './bindings/ReferenceImage';
 import type { StartupReport } from './bindings/StartupReport';
 import type { TimelineEntry } from './bindings/TimelineEntry';
+import type { WebhookStatus } from './bindings/WebhookStatus';
 export type {
+  WebhookStatus,
   AppSettings,
   Asset,
   Attempt,
@@ -126,6 +128,11 @@ export function testApiKey(provider: string, key: string | null): Promise<KeyChe
 /** Why the engine could not start (then the window shows only this). */
 export function startupFailure(): Promise<ErrorPayload | null> {
   return invoke<ErrorPayload | null>('startup_failure');
+}
+
+/** The webhook receiver: where it listens and the last delivery. */
+export function webhookStatus(): Promise<WebhookStatus> {
+  return invoke<WebhookStatus>('webhook_status');
 }
 
 export function startupReport(): Promise<StartupReport> {

@@ -208,6 +208,25 @@ test('provider and model drive sizes, count and cost; no-progress jobs show elap
   await close(page);
 });
 
+test('a provider that runs any owner/name model takes a typed model id', T, async () => {
+  const page = await open();
+  await page.locator('#provider').selectOption('studio-sim');
+  assert.equal(await page.locator('#model-other').count(), 0);
+  await page.locator('#model').selectOption({ label: 'Other model…' });
+  const typed = page.locator('#model-other');
+  await typed.fill('just-a-name');
+  await page.getByTestId('model-other-error').filter({ hasText: 'owner/name' }).waitFor();
+  assert.equal(await typed.getAttribute('aria-invalid'), 'true');
+  await typed.fill('someone/tiny-model');
+  assert.equal(await page.getByTestId('model-other-error').count(), 0);
+  await generate(page, 'A typed model at work');
+  const [{ request }] = await calls(page, 'create_job');
+  assert.equal(request.model, 'someone/tiny-model');
+  assert.equal(request.provider, 'studio-sim');
+  await cardFor(page, 'A typed model at work').and(page.locator('[data-status="completed"]')).waitFor({ timeout: 15_000 });
+  await close(page);
+});
+
 test('reference images: shown only for models that take them; bad files get a clear message', T, async () => {
   const page = await open();
   const drop = page.getByTestId('reference-drop');
@@ -600,6 +619,23 @@ test('settings: save round-trip, engine validation, theme', T, async () => {
   await page.getByTestId('open-settings').click();
   await drawer.getByText('System', { exact: true }).click();
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+  await close(page);
+});
+
+test('settings show the webhook receiver: off by default, else where it listens and the last delivery', T, async () => {
+  let page = await open();
+  await page.getByTestId('open-settings').click();
+  let hooks = page.getByTestId('settings').getByTestId('webhooks');
+  await hooks.getByTestId('webhook-state').filter({ hasText: 'Off: jobs are polled' }).waitFor();
+  assert.equal(await hooks.getByTestId('webhook-last').count(), 0);
+  await close(page);
+
+  page = await open('webhooks');
+  await page.getByTestId('open-settings').click();
+  hooks = page.getByTestId('settings').getByTestId('webhooks');
+  await hooks.getByTestId('webhook-state').filter({ hasText: 'Listening on 127.0.0.1:8787' }).waitFor();
+  await hooks.getByTestId('webhook-public-url').filter({ hasText: 'Providers deliver to https://easel.example.net' }).waitFor();
+  await hooks.getByTestId('webhook-last').filter({ hasText: 'from replicate: duplicate' }).waitFor();
   await close(page);
 });
 

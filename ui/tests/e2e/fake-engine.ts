@@ -21,6 +21,7 @@ import type {
   ProviderInfo,
   StartupReport,
   TimelineEntry,
+  WebhookStatus,
 } from '../../src/lib/api';
 
 type Job = {
@@ -74,6 +75,7 @@ const PROVIDERS: ProviderInfo[] = [
         },
       ],
       default_model: 'easel-landscape-1',
+      other_models: null,
       needs_key: false,
       progress: true,
       cancel: true,
@@ -100,6 +102,17 @@ const PROVIDERS: ProviderInfo[] = [
         },
       ],
       default_model: 'sim-fast',
+      other_models: {
+        id: '',
+        name: 'Any studio model (owner/name)',
+        min_side: 256,
+        max_side: 1024,
+        side_multiple: 64,
+        max_count: 2,
+        max_reference_images: 0,
+        max_reference_bytes: 0,
+        price_per_image_micros: 0,
+      },
       needs_key: false,
       progress: false,
       cancel: true,
@@ -126,6 +139,7 @@ const PROVIDERS: ProviderInfo[] = [
         },
       ],
       default_model: 'acme-1',
+      other_models: null,
       needs_key: true,
       progress: false,
       cancel: false,
@@ -181,6 +195,8 @@ export class FakeEngine {
     spent_this_month_micros: 1_240_000,
   };
   report: StartupReport = { interrupted: [], held: [], config_warnings: [] };
+  /** What `webhook_status` answers (off, as a fresh install is). */
+  webhooks: WebhookStatus = { enabled: false, listening: null, public_url: null, error: null, last_delivery: null };
   /** What `startup_failure` answers: the app could not open its engine. */
   startupFailure: { kind: string; message: string } | null = null;
   /** Every command received, for tests to inspect. */
@@ -224,7 +240,12 @@ export class FakeEngine {
     if (provider.capabilities.needs_key && !this.keys.has(provider.id)) {
       fail('missing_key', `${provider.id} needs an API key: add it in Settings`);
     }
-    const model = provider.capabilities.models.find((m) => m.id === (req.model ?? provider.capabilities.default_model));
+    const wanted = req.model ?? provider.capabilities.default_model;
+    const other = provider.capabilities.other_models;
+    // Like Replicate: any owner/name, with the provider's rules for others.
+    const model =
+      provider.capabilities.models.find((m) => m.id === wanted) ??
+      (other && /^[\w.-]+\/[\w.-]+$/.test(wanted) ? { ...other, id: wanted, name: wanted } : undefined);
     if (!model) fail('invalid_input', `unknown model ${req.model} for ${provider.id}`);
     for (const side of [req.width, req.height]) {
       if (side < model.min_side || side > model.max_side || side % model.side_multiple !== 0) {
@@ -579,6 +600,8 @@ export class FakeEngine {
         return this.testApiKey(args.provider as string, args.key as string | null);
       case 'startup_report':
         return structuredClone(this.report);
+      case 'webhook_status':
+        return structuredClone(this.webhooks);
       case 'startup_failure':
         return structuredClone(this.startupFailure);
       case 'get_settings':

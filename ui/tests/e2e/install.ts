@@ -12,6 +12,15 @@ const engine = new FakeEngine({
 if (params.has('startup-failure')) {
   engine.startupFailure = { kind: 'invalid_input', message: params.get('startup-failure') ?? '' };
 }
+if (params.has('webhooks')) {
+  engine.webhooks = {
+    enabled: true,
+    listening: '127.0.0.1:8787',
+    public_url: 'https://easel.example.net',
+    error: null,
+    last_delivery: { at: Date.UTC(2026, 11, 1, 9, 30), provider: 'replicate', job_id: 'j-1', outcome: 'duplicate' },
+  };
+}
 if (params.has('config-warning')) engine.report.config_warnings = [params.get('config-warning') ?? ''];
 
 mockWindows('main');

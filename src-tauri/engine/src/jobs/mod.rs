@@ -5,6 +5,7 @@ pub mod backoff;
 pub(crate) mod cleanup;
 pub mod fingerprint;
 pub(crate) mod janitor;
+pub(crate) mod provider_cancels;
 pub mod runner;
 pub mod scheduler;
 pub mod state;

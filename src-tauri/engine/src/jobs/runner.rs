@@ -17,11 +17,11 @@ use crate::providers::{
 use crate::secrets::ApiKey;
 use crate::shared::Shared;
 use crate::store::jobs::{self as q, Lease};
-use crate::store::now_ms;
+use crate::store::{cancels, now_ms};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tracing::Instrument;
 
 /// One runner's hold on one job.
@@ -39,6 +39,30 @@ struct Run {
 impl Run {
     fn is_lost(&self) -> bool {
         *self.lost.borrow()
+    }
+
+    /// Wait for the next poll: `d`, or less when a webhook pokes `job_id`;
+    /// true if the lease was lost.
+    async fn poll_wait(&mut self, d: Duration, job_id: &str) -> bool {
+        let mut pokes = self.sh.pokes.subscribe();
+        let poked = async move {
+            loop {
+                match pokes.recv().await {
+                    Ok(id) if id == job_id => return,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    // No more senders: wait out the interval.
+                    Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+                }
+            }
+        };
+        let slept = tokio::select! {
+            lost = self.sleep(d) => Some(lost),
+            () = poked => None,
+        };
+        slept.unwrap_or_else(|| {
+            tracing::debug!("poked by a webhook: polling now");
+            self.is_lost()
+        })
     }
 
     /// Sleep, waking early when the lease is lost; true if it was.
@@ -210,6 +234,7 @@ async fn submit(
         attempt: job.attempts,
         idempotency_key: format!("{}-{}", job.id, job.attempts),
         spec: &spec,
+        created_at_ms: job.created_at,
         key: key.as_ref(),
     };
     if recovered && is_staged(run, &job).await {
@@ -398,11 +423,21 @@ async fn commit_accepted(
                 let accepted = transitions::accepted(tx, &j, &lease, &handle, &note, now_ms())?;
                 match accepted {
                     Some(a) if done => transitions::provider_done(tx, &a, &lease, now_ms()),
-                    other => Ok(other),
+                    Some(a) => Ok(Some(a)),
+                    // Canceled while the submit was in flight: the provider
+                    // holds a job nobody wants; owe it a cancel.
+                    None if !done => {
+                        cancels::request_if_canceled(tx, &j.id, &j.provider, &handle, now_ms())?;
+                        Ok(None)
+                    }
+                    None => Ok(None),
                 }
             })
         })
         .await?;
+    if out.is_none() && !done {
+        run.sh.cancels_owed.notify_one();
+    }
     Ok(published(&run.sh, out))
 }
 
@@ -443,7 +478,7 @@ async fn poll(
                         return Ok(None);
                     }
                 }
-                if run.sleep(interval).await {
+                if run.poll_wait(interval, &job.id).await {
                     return Ok(None);
                 }
             }
@@ -574,8 +609,9 @@ async fn save(
             output_index: index as u32,
             prompt: spec.prompt.clone(),
             negative_prompt: spec.negative_prompt.clone(),
-            // The seed the provider reports (it may choose one), else ours.
-            seed: meta.seed.unwrap_or(spec.seed.wrapping_add(index as u64)),
+            // Only the seed the provider says made this output.
+            seed: meta.seed,
+            revised_prompt: meta.revised_prompt,
             width: spec.width,
             height: spec.height,
             provider: spec.provider.clone(),

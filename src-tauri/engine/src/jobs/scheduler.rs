@@ -36,6 +36,8 @@ pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineEr
     tracing::info!(worker = %sh.worker_id, "worker started");
     janitor::sweep_recent(&sh).await;
     janitor::sweep_staging(&sh).await;
+    let cancels = tokio::spawn(super::provider_cancels::run(Arc::clone(&sh)));
+    let _cancels = AbortOnDrop(cancels);
     let mut stopping = sh.stopping.subscribe();
     loop {
         if *stopping.borrow() {
@@ -184,5 +186,14 @@ async fn done(sh: &Arc<Shared>, until: &RunUntil, idle_here: bool) -> Result<boo
             }
             Ok(true)
         }
+    }
+}
+
+/// Stops the provider-cancel service when the scheduler returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -58,7 +58,7 @@ pub fn spec(
         .ok_or_else(|| EngineError::UnknownProvider(provider_id.to_string()))?;
     let caps = provider.capabilities();
     let model_id = job.model.as_deref().unwrap_or(&caps.default_model);
-    let model = caps
+    let model = provider
         .model(model_id)
         .ok_or_else(|| EngineError::UnknownModel {
             provider: provider_id.to_string(),

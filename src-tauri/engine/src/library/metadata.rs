@@ -24,7 +24,14 @@ pub struct GenerationParams {
     pub output_index: u32,
     pub prompt: String,
     pub negative_prompt: Option<String>,
-    pub seed: u64,
+    /// The seed that made this output, where known: a provider that
+    /// chooses or ignores seeds (OpenAI) has none to record.
+    pub seed: Option<u64>,
+    /// The prompt as the provider rewrote it before generating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revised_prompt: Option<String>,
+    /// The image's real size (an aspect-ratio model may differ from the
+    /// request).
     pub width: u32,
     pub height: u32,
     pub provider: String,
@@ -131,15 +138,21 @@ pub fn a1111_parameters(p: &GenerationParams) -> String {
         s.push_str("\nNegative prompt: ");
         s.push_str(neg);
     }
+    s.push('\n');
+    if let Some(seed) = p.seed {
+        s.push_str(&format!("Seed: {seed}, "));
+    }
     s.push_str(&format!(
-        "\nSeed: {}, Size: {}x{}, Model: {}, Provider: {}, Easel job: {}",
-        p.seed,
+        "Size: {}x{}, Model: {}, Provider: {}, Easel job: {}",
         p.width,
         p.height,
         quote(&p.model),
         quote(&p.provider),
         quote(&p.job_id)
     ));
+    if let Some(revised) = p.revised_prompt.as_deref().filter(|r| !r.trim().is_empty()) {
+        s.push_str(&format!(", Revised prompt: {}", quote(revised)));
+    }
     // PNG text cannot hold NUL; a stray one must not make the save fail.
     s.retain(|c| c != '\0');
     s
@@ -396,7 +409,8 @@ mod tests {
             output_index: 2,
             prompt: prompt.into(),
             negative_prompt: Some("blurry, low quality".into()),
-            seed: 12345,
+            seed: Some(12345),
+            revised_prompt: None,
             width: 8,
             height: 6,
             provider: "offline".into(),

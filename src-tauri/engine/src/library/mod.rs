@@ -299,7 +299,13 @@ impl Library {
         // probe, and a process killed mid-probe would leave a file behind.
         self.check_writable_with(|_| Ok(()))?;
         let valid = validate::validate(bytes, &self.limits)?;
-        let png = with_metadata(bytes, &valid, p)?;
+        // The metadata says what the image is, not what was asked for.
+        let actual = GenerationParams {
+            width: valid.width,
+            height: valid.height,
+            ..p.clone()
+        };
+        let png = with_metadata(bytes, &valid, &actual)?;
         let thumb = thumbnail::thumbnail_png(&valid.image, self.thumb_side)?;
         let sha256 = hex::encode(Sha256::digest(&png));
 
@@ -504,7 +510,8 @@ mod tests {
             output_index: index,
             prompt: "A quiet lake at dawn, mist over the water".into(),
             negative_prompt: Some("people".into()),
-            seed: 99,
+            seed: Some(99),
+            revised_prompt: None,
             width: 320,
             height: 200,
             provider: "offline".into(),
@@ -619,7 +626,13 @@ mod tests {
             let saved = lib.save(&image_bytes(100, 80, format), &p, 1).unwrap();
             let stored = fs::read(&saved.path).unwrap();
             assert_eq!(image::guess_format(&stored).unwrap(), ImageFormat::Png);
-            assert_eq!(metadata::read_generation_params(&stored).unwrap(), Some(p));
+            // The metadata records the size of the image, not of the request.
+            let real = GenerationParams {
+                width: 100,
+                height: 80,
+                ..p
+            };
+            assert_eq!(metadata::read_generation_params(&stored).unwrap(), Some(real));
             assert_eq!((saved.width, saved.height), (100, 80));
         }
     }

@@ -7,6 +7,7 @@ pub mod http;
 pub mod http_errors;
 pub mod offline;
 pub mod openai;
+pub mod replicate;
 
 use crate::config::Config;
 use crate::model::JobSpec;
@@ -42,6 +43,9 @@ pub struct ModelInfo {
 pub struct Capabilities {
     pub models: Vec<ModelInfo>,
     pub default_model: String,
+    /// The rules for a model id typed by the user that is not in `models`
+    /// (Replicate runs any `owner/name`); None: only listed models.
+    pub other_models: Option<ModelInfo>,
     pub needs_key: bool,
     /// Reports progress while processing.
     pub progress: bool,
@@ -151,6 +155,9 @@ pub struct SubmitRequest<'a> {
     /// Derived from job id and attempt: the same on a resubmit after a crash.
     pub idempotency_key: String,
     pub spec: &'a JobSpec,
+    /// When the job was created (Unix ms): reconciliation looks at the
+    /// provider's jobs from then on.
+    pub created_at_ms: i64,
     /// The provider's key, given by the engine (providers never read the
     /// key store); None for a provider that needs none.
     pub key: Option<&'a ApiKey>,
@@ -214,6 +221,12 @@ pub trait Provider: Send + Sync {
     fn id(&self) -> &'static str;
     fn capabilities(&self) -> &Capabilities;
 
+    /// The rules for model `id`: a listed model, or (where the provider
+    /// takes any model id of its form) its rules for other models.
+    fn model(&self, id: &str) -> Option<ModelInfo> {
+        self.capabilities().model(id).cloned()
+    }
+
     fn estimate_cost_micros(&self, spec: &JobSpec) -> i64 {
         self.capabilities()
             .model(&spec.model)
@@ -252,6 +265,12 @@ pub trait Provider: Send + Sync {
     /// Try `key` with the provider's cheapest authenticated call (listing
     /// models, reading the account), for the Test button in Settings. Only
     /// asked of providers that need a key; each of them implements it.
+    /// The secret that signs this provider's webhooks, where it has one
+    /// (Replicate serves it from its API).
+    async fn webhook_secret(&self, _key: &ApiKey) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
     async fn check_key(&self, _key: &ApiKey) -> Result<(), ProviderError> {
         Err(ProviderError::new(
             FailureKind::Fatal,
@@ -279,6 +298,17 @@ impl Registry {
             crate::references::References::new(config.references_dir()),
         );
         providers.insert(openai.id(), Arc::new(openai));
+        let replicate = replicate::Replicate::new(
+            config.base_url(replicate::ID),
+            Duration::from_millis(config.provider_timeout_ms),
+            config.image_limits.max_bytes,
+            config
+                .webhooks
+                .public_url
+                .as_deref()
+                .map(|base| format!("{}/webhooks/replicate", base.trim_end_matches('/'))),
+        );
+        providers.insert(replicate.id(), Arc::new(replicate));
         Registry { providers }
     }
 

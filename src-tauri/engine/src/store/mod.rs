@@ -2,9 +2,11 @@
 //! IMMEDIATE` so writers in other processes queue behind SQLite's lock) and a
 //! few reader connections alongside it (WAL lets them read while it writes).
 
+pub mod cancels;
 pub mod jobs;
 pub mod ledger;
 pub mod schema;
+pub mod webhooks;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};

@@ -161,8 +161,35 @@ ALTER TABLE jobs ADD COLUMN save_deferrals INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN save_deferred_since INTEGER;
 "#;
 
+/// V4:
+/// - webhook deliveries, recorded once per (provider, delivery id): a
+///   provider retries a delivery with the same id, and a duplicate is
+///   acknowledged without acting on it again;
+/// - cancels owed to a provider: written with the cancel itself, retried
+///   until the provider acknowledges, so a crash or a failed call never
+///   leaves a canceled job generating (and billing) there.
+const V4: &str = r#"
+CREATE TABLE provider_cancels (
+    job_id       TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+    provider     TEXT NOT NULL,
+    handle       TEXT NOT NULL,
+    requested_at INTEGER NOT NULL,
+    tries        INTEGER NOT NULL DEFAULT 0,
+    next_at      INTEGER NOT NULL,
+    last_error   TEXT
+);
+CREATE TABLE webhook_deliveries (
+    provider    TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    job_id      TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (provider, delivery_id)
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_at ON webhook_deliveries (received_at);
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
 }
 
 /// The schema version this build writes.
@@ -170,4 +197,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 3;
+const MIGRATION_COUNT: usize = 4;

@@ -141,6 +141,7 @@ pub fn test_capabilities(model: &str, price_per_image_micros: i64) -> Capabiliti
             price_per_image_micros,
         }],
         default_model: model.into(),
+        other_models: None,
         needs_key: false,
         progress: true,
         cancel: false,
@@ -194,4 +195,14 @@ pub async fn settle(engine: &Engine, id: &str) -> JobDetail {
     .expect("the job settles in time")
     .expect("run");
     engine.detail(id).await.expect("detail")
+}
+
+/// The A1111 `parameters` text embedded in a stored PNG.
+pub fn parameters_text(png: &[u8]) -> String {
+    easel_engine::library::metadata::read_png_text(png)
+        .expect("PNG text")
+        .into_iter()
+        .find(|(k, _)| k == "parameters")
+        .map(|(_, v)| v)
+        .unwrap_or_default()
 }

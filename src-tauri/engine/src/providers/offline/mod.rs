@@ -51,6 +51,7 @@ impl OfflineProvider {
                 model(REMIX_MODEL, "Easel Remix (offline, from references)", 4),
             ],
             default_model: MODEL.into(),
+            other_models: None,
             needs_key: false,
             progress: true,
             cancel: true,

@@ -63,6 +63,7 @@ impl OpenAi {
                 price_per_image_micros: 42_000,
             }],
             default_model: MODEL.into(),
+            other_models: None,
             needs_key: true,
             progress: false,
             cancel: false,

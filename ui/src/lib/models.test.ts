@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import type { ModelInfo } from './api';
+import { typedModel } from './models';
+
+const other: ModelInfo = {
+  id: '',
+  name: 'Any Replicate model (owner/name)',
+  min_side: 64,
+  max_side: 2048,
+  side_multiple: 8,
+  max_count: 4,
+  max_reference_images: 0,
+  max_reference_bytes: 0,
+  price_per_image_micros: 0,
+};
+
+describe('typedModel', () => {
+  it('takes owner/name and owner/name:version with the provider rules', () => {
+    expect(typedModel(other, ' stability-ai/sdxl ')).toEqual({ ...other, id: 'stability-ai/sdxl', name: 'stability-ai/sdxl' });
+    expect(typedModel(other, 'a/b:7762fd07cf82')?.id).toBe('a/b:7762fd07cf82');
+  });
+
+  it('refuses what is not a model id, and providers without typed models', () => {
+    for (const bad of ['', 'sdxl', 'a/', '/b', 'a/b/c', 'a b/c', '../x', 'a/b:', 'a/b:xyz']) {
+      expect(typedModel(other, bad), bad).toBeUndefined();
+    }
+    expect(typedModel(null, 'a/b')).toBeUndefined();
+  });
+});
