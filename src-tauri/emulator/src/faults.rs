@@ -1,6 +1,9 @@
 //! The fault script: each fault applies to the next generation request, in
 //! order; with none left, requests succeed.
 
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -63,6 +66,61 @@ impl Fault {
     }
 }
 
+/// What a fault does before the request is served: an early answer
+/// (`Status`), a delay (`Latency`, then None), or nothing.
+pub(crate) async fn before_serving(fault: Option<&Fault>) -> Option<Response> {
+    match fault {
+        Some(Fault::Status {
+            status,
+            body,
+            headers,
+        }) => {
+            let mut r = Response::builder().status(*status);
+            for (k, v) in headers {
+                r = r.header(k, v);
+            }
+            Some(
+                r.body(Body::from(body.clone()))
+                    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+            )
+        }
+        Some(Fault::Latency(d)) => {
+            tokio::time::sleep(*d).await;
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Half of `body` as a JSON answer with `status`, then a broken connection.
+pub(crate) fn reset_midway(status: StatusCode, body: &str) -> Response {
+    let half = bytes::Bytes::from(body[..body.len() / 2].to_string());
+    let parts: Vec<Result<bytes::Bytes, std::io::Error>> =
+        vec![Ok(half), Err(std::io::Error::other("connection reset"))];
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from_stream(futures_util::stream::iter(parts)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Take one scripted failure from `counter`: a 503 while it is above zero.
+pub(crate) fn failing(counter: &Mutex<u32>) -> Option<Response> {
+    let mut left = lock(counter);
+    if *left == 0 {
+        return None;
+    }
+    *left -= 1;
+    Some(
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("content-type", "application/problem+json")],
+            r#"{"title":"Service unavailable","detail":"Please try again.","status":503}"#,
+        )
+            .into_response(),
+    )
+}
+
 /// Faults to come and what was generated.
 #[derive(Debug, Default)]
 pub struct Script {
@@ -101,6 +159,6 @@ impl Script {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -7,9 +7,8 @@
 // boxing them would only add noise to a test server.
 #![allow(clippy::result_large_err)]
 
-use crate::faults::{Fault, Script};
+use crate::faults::{self, Fault, Script};
 use crate::images;
-use axum::body::Body;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -246,22 +245,8 @@ async fn edits(State(app): State<Arc<App>>, headers: HeaderMap, mut form: Multip
 /// Apply the next fault, generate (counting it), answer.
 async fn answer(app: &App, ask: Ask) -> Response {
     let fault = app.script.next_fault();
-    match &fault {
-        Some(Fault::Status {
-            status,
-            body,
-            headers,
-        }) => {
-            let mut r = Response::builder().status(*status);
-            for (k, v) in headers {
-                r = r.header(k, v);
-            }
-            return r
-                .body(Body::from(body.clone()))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
-        }
-        Some(Fault::Latency(d)) => tokio::time::sleep(*d).await,
-        _ => {}
+    if let Some(early) = faults::before_serving(fault.as_ref()).await {
+        return early;
     }
     app.script.count_generation(&ask.prompt);
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
@@ -297,17 +282,7 @@ async fn answer(app: &App, ask: Ask) -> Response {
         Some(Fault::MalformedJson) => {
             (StatusCode::OK, "{\"created\": 17800, \"data\": [").into_response()
         }
-        Some(Fault::AcceptThenReset) => {
-            let text = body.to_string();
-            let half = bytes::Bytes::from(text[..text.len() / 2].to_string());
-            let parts: Vec<Result<bytes::Bytes, std::io::Error>> =
-                vec![Ok(half), Err(std::io::Error::other("connection reset"))];
-            Response::builder()
-                .status(StatusCode::OK)
-                .header("content-type", "application/json")
-                .body(Body::from_stream(futures_util::stream::iter(parts)))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-        }
+        Some(Fault::AcceptThenReset) => faults::reset_midway(StatusCode::OK, &body.to_string()),
         _ => (
             StatusCode::OK,
             [("x-request-id", "req_emulated")],

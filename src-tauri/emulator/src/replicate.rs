@@ -7,10 +7,9 @@
 // Early answers are axum `Response`s by value, as handlers return them.
 #![allow(clippy::result_large_err)]
 
-use crate::faults::{Fault, Script};
+use crate::faults::{self, lock, Fault, Script};
 use crate::images;
 use crate::signing;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +33,8 @@ pub struct Control {
     pub page_size: Mutex<usize>,
     /// Cancel requests still to answer with a 503 (counted all the same).
     pub failing_cancels: Mutex<u32>,
+    /// `GET /predictions` requests still to answer with a 503.
+    pub failing_lists: Mutex<u32>,
 }
 
 impl Default for Control {
@@ -42,6 +43,7 @@ impl Default for Control {
             processing: Mutex::new(Duration::from_millis(300)),
             page_size: Mutex::new(100),
             failing_cancels: Mutex::new(0),
+            failing_lists: Mutex::new(0),
         }
     }
 }
@@ -57,6 +59,10 @@ impl Control {
 
     pub fn fail_cancels(&self, n: u32) {
         *lock(&self.failing_cancels) = n;
+    }
+
+    pub fn fail_lists(&self, n: u32) {
+        *lock(&self.failing_lists) = n;
     }
 }
 
@@ -188,10 +194,6 @@ pub async fn start(key: &str, port: u16) -> std::io::Result<Running> {
     })
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// RFC 7807, as Replicate answers errors.
 fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
     let body = json!({"type": null, "title": title, "detail": detail, "status": status.as_u16()});
@@ -321,22 +323,8 @@ async fn create(app: Arc<App>, model: String, headers: HeaderMap, body: String) 
         );
     }
     let fault = app.script.next_fault();
-    match &fault {
-        Some(Fault::Status {
-            status,
-            body,
-            headers,
-        }) => {
-            let mut r = Response::builder().status(*status);
-            for (k, v) in headers {
-                r = r.header(k, v);
-            }
-            return r
-                .body(Body::from(body.clone()))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
-        }
-        Some(Fault::Latency(d)) => tokio::time::sleep(*d).await,
-        _ => {}
+    if let Some(early) = faults::before_serving(fault.as_ref()).await {
+        return early;
     }
     app.script.count_generation(&prompt);
     let processing = *lock(&app.control.processing);
@@ -392,15 +380,7 @@ async fn create(app: Arc<App>, model: String, headers: HeaderMap, body: String) 
         Some(Fault::AcceptThenHang) => std::future::pending().await,
         Some(Fault::MalformedJson) => (StatusCode::CREATED, "{\"id\": \"emu").into_response(),
         Some(Fault::AcceptThenReset) => {
-            let text = body.to_string();
-            let half = bytes::Bytes::from(text[..text.len() / 2].to_string());
-            let parts: Vec<Result<bytes::Bytes, std::io::Error>> =
-                vec![Ok(half), Err(std::io::Error::other("connection reset"))];
-            Response::builder()
-                .status(StatusCode::CREATED)
-                .header("content-type", "application/json")
-                .body(Body::from_stream(futures_util::stream::iter(parts)))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            faults::reset_midway(StatusCode::CREATED, &body.to_string())
         }
         _ => (StatusCode::CREATED, Json(body)).into_response(),
     }
@@ -436,6 +416,9 @@ async fn list(
 ) -> Response {
     if let Err(r) = authorized(&app, &headers, "GET /v1/predictions") {
         return r;
+    }
+    if let Some(failure) = faults::failing(&app.control.failing_lists) {
+        return failure;
     }
     let after = match q
         .created_after
@@ -486,16 +469,8 @@ async fn cancel(
         return r;
     }
     *lock(&app.cancels).entry(id.clone()).or_insert(0) += 1;
-    {
-        let mut failing = lock(&app.control.failing_cancels);
-        if *failing > 0 {
-            *failing -= 1;
-            return problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Service unavailable",
-                "Please try again.",
-            );
-        }
+    if let Some(failure) = faults::failing(&app.control.failing_cancels) {
+        return failure;
     }
     let mut predictions = lock(&app.predictions);
     let Some(p) = predictions.iter_mut().find(|p| p.id == id) else {

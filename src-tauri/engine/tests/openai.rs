@@ -129,23 +129,6 @@ async fn reference_images_go_to_the_edits_endpoint() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gateway_error_page_is_resent_on_the_same_attempt_as_a_possible_duplicate() {
-    let s = setup(|_| {}).await;
-    s.emu.script.push(Fault::html_5xx(502));
-    let d = run(&s, openai_job("lanterns on a river", 1)).await;
-    assert_eq!(
-        d.job.status,
-        JobStatus::Completed,
-        "{:?}",
-        d.job.error_message
-    );
-    assert_eq!(d.attempts.len(), 1);
-    assert!(said(&d, "possible duplicate"), "{:?}", d.timeline);
-    assert_eq!(s.emu.script.generations("lanterns on a river"), 1);
-    assert_eq!(ledger(&d), [LedgerKind::Reserve, LedgerKind::Charge]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_is_resent_and_the_duplicate_is_recorded() {
     for (fault, prompt) in [
         (Fault::AcceptThenHang, "a hung answer"),
@@ -176,26 +159,6 @@ async fn a_lost_answer_is_resent_and_the_duplicate_is_recorded() {
             "{fault:?}"
         );
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rate_limit_waits_as_asked_then_succeeds() {
-    let s = setup(|_| {}).await;
-    s.emu.script.push(Fault::rate_limited(
-        1,
-        r#"{"error":{"message":"Rate limit reached for images","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#,
-    ));
-    let d = run(&s, openai_job("a slow parade", 1)).await;
-    assert_eq!(
-        d.job.status,
-        JobStatus::Completed,
-        "{:?}",
-        d.job.error_message
-    );
-    assert_eq!(d.attempts[0].outcome.as_deref(), Some("rate_limited"));
-    let waited = d.attempts[1].started_at - d.attempts[0].ended_at.expect("ended");
-    assert!(waited >= 1_000, "waited {waited} ms for Retry-After: 1");
-    assert_eq!(s.emu.script.generations("a slow parade"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,26 +203,6 @@ async fn a_refused_or_missing_key_fails_with_the_reason() {
         "{refused:?}"
     );
     assert_eq!(s.emu.script.generations("no key at all"), 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn answers_that_are_not_images_fail_clearly_and_store_nothing() {
-    for (fault, prompt) in [
-        (Fault::NotAnImage, "words not pixels"),
-        (Fault::Svg, "a vector drawing"),
-    ] {
-        let s = setup(|_| {}).await;
-        s.emu.script.push(fault.clone());
-        let d = run(&s, openai_job(prompt, 1)).await;
-        assert_eq!(d.job.status, JobStatus::Failed, "{fault:?}");
-        assert_eq!(
-            d.job.error_code.as_deref(),
-            Some("invalid_image"),
-            "{fault:?}"
-        );
-        assert!(common::files(s.library.path()).is_empty(), "{fault:?}");
-        assert_eq!(s.emu.script.generations(prompt), 1, "{fault:?}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -201,6 +201,25 @@ async fn a_lost_submit_answer_is_found_by_listing_and_never_run_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_that_fails_is_asked_again_not_taken_as_an_answer() {
+    let s = setup(|c| c.provider_timeout_ms = 1_000).await;
+    s.emu.script.push(Fault::AcceptThenHang);
+    s.emu.control.fail_lists(1);
+    let d = run(&s, job(DEV, "a patient question", 1)).await;
+    completed(&d);
+    assert!(said(&d, "found at the provider"), "{:?}", d.timeline);
+    assert_eq!(s.emu.script.generations("a patient question"), 1);
+    let lists = s
+        .emu
+        .script
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /v1/predictions auth"))
+        .count();
+    assert_eq!(lists, 2, "the failed listing was asked again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_matches_the_exact_input_among_many_predictions() {
     let s = setup(|c| c.provider_timeout_ms = 1_000).await;
     s.emu.control.set_page_size(2);
@@ -283,25 +302,6 @@ async fn a_model_failure_is_the_job_failure_and_nsfw_reads_as_content_policy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn files_that_are_not_images_fail_clearly_and_store_nothing() {
-    for (fault, prompt) in [
-        (Fault::NotAnImage, "an error page"),
-        (Fault::Svg, "a vector kite"),
-    ] {
-        let s = setup(|_| {}).await;
-        s.emu.script.push(fault.clone());
-        let d = run(&s, job(SCHNELL, prompt, 1)).await;
-        assert_eq!(d.job.status, JobStatus::Failed, "{fault:?}");
-        assert_eq!(
-            d.job.error_code.as_deref(),
-            Some("invalid_image"),
-            "{fault:?}"
-        );
-        assert!(common::files(s.library.path()).is_empty(), "{fault:?}");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_waits_and_no_credit_fails_with_what_to_do() {
     let s = setup(|_| {}).await;
     s.emu.script.push(Fault::rate_limited(
@@ -351,6 +351,45 @@ async fn a_revoked_token_fails_with_the_reason_and_is_never_shown() {
     );
 }
 
+/// Run a worker, cancel `id` once `ready` says so, and keep the worker
+/// running until Replicate has received the cancel for `prompt`'s
+/// prediction (cancels are sent by the worker's cancel service). Returns
+/// that prediction's id.
+async fn cancel_when(
+    s: &Setup,
+    id: &str,
+    prompt: &str,
+    ready: impl Fn(&easel_engine::JobSummary) -> bool,
+) -> String {
+    let worker = s.engine.run_worker(RunUntil::Forever);
+    let steer = async {
+        loop {
+            let j = s.engine.get(id).await.expect("get");
+            if ready(&j) {
+                s.engine.cancel(id).await.expect("cancel");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let prediction = loop {
+            let found = s.emu.predictions_for(prompt);
+            if let Some(p) = found.first().filter(|p| s.emu.cancels(p) >= 1) {
+                break p.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        s.engine.stop();
+        prediction
+    };
+    let (done, prediction) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::join!(worker, steer)
+    })
+    .await
+    .expect("in time");
+    done.expect("worker");
+    prediction
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canceling_while_processing_cancels_the_prediction_at_replicate() {
     let s = setup(|_| {}).await;
@@ -360,38 +399,12 @@ async fn canceling_while_processing_cancels_the_prediction_at_replicate() {
         .create_job(job(DEV, "a long exposure", 1))
         .await
         .expect("create");
-    let id = created.id.clone();
-    let worker = async {
-        s.engine
-            .run_worker(RunUntil::Settled(vec![id.clone()]))
-            .await
-    };
-    let canceler = async {
-        loop {
-            let j = s.engine.get(&id).await.expect("get");
-            if j.status == JobStatus::Processing {
-                s.engine.cancel(&id).await.expect("cancel");
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    let (done, ()) = tokio::time::timeout(Duration::from_secs(20), async {
-        tokio::join!(worker, canceler)
+    let prediction = cancel_when(&s, &created.id, "a long exposure", |j| {
+        j.status == JobStatus::Processing
     })
-    .await
-    .expect("in time");
-    done.expect("worker");
-    let d = s.engine.detail(&id).await.expect("detail");
+    .await;
+    let d = s.engine.detail(&created.id).await.expect("detail");
     assert_eq!(d.job.status, JobStatus::Canceled);
-    let prediction = s.emu.predictions_for("a long exposure")[0].clone();
-    // The cancel reaches Replicate (sent in the background).
-    for _ in 0..200 {
-        if s.emu.cancels(&prediction) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     assert_eq!(s.emu.cancels(&prediction), 1);
     assert_eq!(s.emu.status(&prediction).as_deref(), Some("canceled"));
     assert_eq!(ledger(&d), [LedgerKind::Reserve, LedgerKind::Release]);
@@ -554,48 +567,17 @@ async fn a_submit_answered_after_the_user_canceled_is_canceled_at_replicate() {
         .create_job(job(DEV, "a slow reply", 1))
         .await
         .expect("create");
-    let id = created.id.clone();
-    let worker = async {
-        s.engine
-            .run_worker(RunUntil::Settled(vec![id.clone()]))
-            .await
-    };
-    let canceler = async {
-        loop {
-            let j = s.engine.get(&id).await.expect("get");
-            if j.status == JobStatus::Submitting {
-                s.engine.cancel(&id).await.expect("cancel");
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    let (done, ()) = tokio::time::timeout(Duration::from_secs(20), async {
-        tokio::join!(worker, canceler)
+    // Canceled once Replicate has the request, before it answers: the
+    // runner's submit comes back with a prediction nobody wants.
+    let prediction = cancel_when(&s, &created.id, "a slow reply", |j| {
+        j.status == JobStatus::Submitting && !s.emu.script.requests().is_empty()
     })
-    .await
-    .expect("in time");
-    done.expect("worker");
-    // The runner's submit came back with a prediction after the cancel:
-    // the cancel owed for it reaches Replicate while the worker runs.
-    let keep_running = s.engine.run_worker(RunUntil::Forever);
-    let watch = async {
-        for _ in 0..500 {
-            let p = s.emu.predictions_for("a slow reply");
-            if p.len() == 1 && s.emu.cancels(&p[0]) == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        s.engine.stop();
-    };
-    let (done, ()) = tokio::join!(keep_running, watch);
-    done.expect("worker");
-    let prediction = s.emu.predictions_for("a slow reply")[0].clone();
+    .await;
+    assert_eq!(s.emu.predictions_for("a slow reply").len(), 1);
     assert_eq!(s.emu.cancels(&prediction), 1);
     assert_eq!(s.emu.status(&prediction).as_deref(), Some("canceled"));
     assert_eq!(
-        s.engine.get(&id).await.expect("get").status,
+        s.engine.get(&created.id).await.expect("get").status,
         JobStatus::Canceled
     );
 }

@@ -12,7 +12,8 @@ use crate::library::metadata::GenerationParams;
 use crate::library::LibraryError;
 use crate::model::{Asset, JobStatus, JobSummary};
 use crate::providers::{
-    FailureKind, Output, OutputMeta, PollStatus, Provider, ProviderError, SubmitRequest, Submitted,
+    FailureKind, Output, OutputMeta, PollStatus, Provider, ProviderError, Reconciliation,
+    SubmitRequest, Submitted,
 };
 use crate::secrets::ApiKey;
 use crate::shared::Shared;
@@ -246,27 +247,59 @@ async fn submit(
     // Why the provider is asked before submitting: a previous worker died
     // mid-submit, or a submit's answer was lost (timeout, reset).
     let mut reconcile = recovered.then_some("after a restart");
-    let mut unknown = 0u32;
+    let (mut unknown, mut lookups) = (0u32, 0u32);
     loop {
         if let Some(why) = reconcile.take() {
+            // A listing shows only what has landed: after a takeover, give a
+            // request the previous runner may still have in flight time to
+            // land, so "not found" means not sent.
+            if recovered && provider.capabilities().reconciliation == Reconciliation::Listing {
+                let grace = Duration::from_millis(run.sh.config.lease_ms.min(LISTING_GRACE_MS));
+                if run.sleep(grace).await {
+                    return Ok(None);
+                }
+            }
             match provider.find_submitted(&req).await {
                 Ok(Some(handle)) => {
                     let note = format!("found at the provider {why}; not resubmitted");
                     return accepted(run, &job, &handle, &note).await;
                 }
-                Ok(None) if provider.capabilities().idempotent_submit => {
-                    note = format!("resubmitted {why} with the same idempotency key");
-                }
-                Ok(None) => {
-                    note = format!(
-                        "resubmitted {why}; the provider cannot say whether the first submit reached it (possible duplicate)"
-                    );
+                Ok(None) => match provider.capabilities().reconciliation {
+                    Reconciliation::IdempotencyKey => {
+                        note = format!("resubmitted {why} with the same idempotency key");
+                    }
+                    Reconciliation::Listing => {
+                        note = format!("resubmitted {why}: the provider has no record of it");
+                    }
+                    Reconciliation::NotFindable => {
+                        note = format!(
+                            "resubmitted {why}; the provider cannot say whether the first submit reached it (possible duplicate)"
+                        );
+                    }
+                },
+                // Asking failed (the provider is down, a timeout): ask again
+                // later; sending without knowing could pay twice.
+                Err(e) if e.kind.is_retryable() && lookups + 1 < job.max_attempts => {
+                    lookups += 1;
+                    let wait = wait_after(run, &job.provider, lookups, &e);
+                    tracing::warn!(error = %e, "cannot ask the provider about the submit; asking again");
+                    if run.sleep(wait).await {
+                        return Ok(None);
+                    }
+                    reconcile = Some(why);
+                    continue;
                 }
                 Err(e) => return failed(run, &job, e).await,
             }
         }
         crashpoint(&run.sh, "submitting", &job.id).await;
         if wait_for_cooldown(run, &job.provider).await {
+            return Ok(None);
+        }
+        // The last moment before a paid call: prove in the database that
+        // this runner still holds the job, and push its lease out so no
+        // other worker takes it over while the request is on its way.
+        if !fence(run, &job).await? {
             return Ok(None);
         }
         tracing::info!("submitting");
@@ -304,6 +337,24 @@ async fn submit(
             Err(e) => return failed(run, &job, e).await,
         }
     }
+}
+
+/// How long a runner that took over a job waits before listing the
+/// provider's jobs (see `submit`).
+const LISTING_GRACE_MS: u64 = 1_000;
+
+/// Renew the lease now; false (and the runner stops) when it is not ours.
+async fn fence(run: &mut Run, job: &JobSummary) -> Result<bool, EngineError> {
+    let (id, lease) = (job.id.clone(), run.lease.clone());
+    let until = now_ms() + run.sh.config.lease_ms as i64;
+    let held = run
+        .sh
+        .db(move |s| s.write(|tx| q::heartbeat(tx, &id, &lease, until)))
+        .await?;
+    if !held {
+        tracing::warn!("the lease was lost before submitting; not sending");
+    }
+    Ok(held && !run.is_lost())
 }
 
 /// Whether a failed submit may still have been accepted: no answer, or a

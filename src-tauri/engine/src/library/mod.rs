@@ -632,7 +632,10 @@ mod tests {
                 height: 80,
                 ..p
             };
-            assert_eq!(metadata::read_generation_params(&stored).unwrap(), Some(real));
+            assert_eq!(
+                metadata::read_generation_params(&stored).unwrap(),
+                Some(real)
+            );
             assert_eq!((saved.width, saved.height), (100, 80));
         }
     }

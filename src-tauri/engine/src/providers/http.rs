@@ -46,6 +46,15 @@ impl Headers for Answer {
     }
 }
 
+/// A provider's API root: the configured one (or its documented default),
+/// without a trailing slash, so paths join with one.
+pub fn api_root(configured: Option<&str>, default: &str) -> String {
+    configured
+        .unwrap_or(default)
+        .trim_end_matches('/')
+        .to_string()
+}
+
 /// The process's HTTP client: one connection pool for every provider.
 pub fn client() -> Result<reqwest::Client, ProviderError> {
     static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();

@@ -51,15 +51,29 @@ pub struct Capabilities {
     pub progress: bool,
     /// Can cancel a job on its side.
     pub cancel: bool,
-    /// Submitting twice with the same idempotency key yields one generation,
-    /// so recovery may resubmit a job whose submit outcome is unknown.
-    pub idempotent_submit: bool,
+    /// How a submit whose answer was lost is found again (or not).
+    pub reconciliation: Reconciliation,
 }
 
 impl Capabilities {
     pub fn model(&self, id: &str) -> Option<&ModelInfo> {
         self.models.iter().find(|m| m.id == id)
     }
+}
+
+/// How a provider lets Easel tell whether a submit reached it, so a lost
+/// answer is never blindly sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Reconciliation {
+    /// Sending again with the same idempotency key makes one generation.
+    IdempotencyKey,
+    /// Its recent jobs can be listed and ours recognized: "not found" is a
+    /// definite answer.
+    Listing,
+    /// No way to ask: a resend may be a duplicate (marked in the timeline).
+    NotFindable,
 }
 
 /// A provider as the generate panel sees it.

@@ -145,7 +145,7 @@ pub fn test_capabilities(model: &str, price_per_image_micros: i64) -> Capabiliti
         needs_key: false,
         progress: true,
         cancel: false,
-        idempotent_submit: false,
+        reconciliation: easel_engine::providers::Reconciliation::NotFindable,
     }
 }
 

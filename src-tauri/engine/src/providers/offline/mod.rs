@@ -55,7 +55,7 @@ impl OfflineProvider {
             needs_key: false,
             progress: true,
             cancel: true,
-            idempotent_submit: true,
+            reconciliation: super::Reconciliation::IdempotencyKey,
         };
         OfflineProvider {
             settings,

@@ -67,13 +67,10 @@ impl OpenAi {
             needs_key: true,
             progress: false,
             cancel: false,
-            idempotent_submit: false,
+            reconciliation: super::Reconciliation::NotFindable,
         };
         OpenAi {
-            base_url: base_url
-                .unwrap_or(DEFAULT_BASE_URL)
-                .trim_end_matches('/')
-                .to_string(),
+            base_url: http::api_root(base_url, DEFAULT_BASE_URL),
             timeout,
             max_image_bytes,
             caps,

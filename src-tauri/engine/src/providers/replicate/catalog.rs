@@ -66,7 +66,7 @@ pub fn capabilities() -> Capabilities {
         cancel: true,
         // No idempotency key, but reconciliation by listing finds a lost
         // submit (see `find_submitted`).
-        idempotent_submit: false,
+        reconciliation: crate::providers::Reconciliation::Listing,
     }
 }
 

@@ -69,10 +69,7 @@ impl Replicate {
         webhook_url: Option<String>,
     ) -> Replicate {
         Replicate {
-            base_url: base_url
-                .unwrap_or(DEFAULT_BASE_URL)
-                .trim_end_matches('/')
-                .to_string(),
+            base_url: http::api_root(base_url, DEFAULT_BASE_URL),
             timeout,
             max_image_bytes,
             caps: catalog::capabilities(),
