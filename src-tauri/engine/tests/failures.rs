@@ -107,7 +107,11 @@ impl Provider for Scripted {
         let handle = format!("h-{}", req.idempotency_key);
         if self.synchronous {
             let outputs = self.outputs(req.spec)?;
-            return Ok(Submitted::Done { handle, outputs });
+            return Ok(Submitted::Done {
+                handle,
+                outputs,
+                cost_micros: None,
+            });
         }
         Ok(Submitted::Pending(handle))
     }

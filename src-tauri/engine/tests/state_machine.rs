@@ -149,7 +149,7 @@ fn apply(store: &Store, op: &Op, now: &mut i64) -> Result<(), StoreError> {
                 match op {
                     Op::Accept(..) => t::accepted(tx, &j, &owner, "h", "accepted", now)?,
                     Op::Progress(..) => t::progress(tx, &j, &owner, 0.5, now)?,
-                    Op::ProviderDone(..) => t::provider_done(tx, &j, &owner, now)?,
+                    Op::ProviderDone(..) => t::provider_done(tx, &j, &owner, None, now)?,
                     _ => t::requeue(
                         tx,
                         &j,

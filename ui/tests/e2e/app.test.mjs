@@ -208,6 +208,23 @@ test('provider and model drive sizes, count and cost; no-progress jobs show elap
   await close(page);
 });
 
+test('the viewer shows what a job was charged next to the estimate', T, async () => {
+  const page = await open();
+  await page.locator('#provider').selectOption('studio-sim');
+  await page.locator('#model').selectOption('sim-fast');
+  await generate(page, 'Billed by the token');
+  const card = cardFor(page, 'Billed by the token');
+  await card.and(page.locator('[data-status="completed"]')).waitFor({ timeout: 15_000 });
+  // The provider reported its own cost (as OpenAI's token usage does).
+  const id = await card.getAttribute('data-id');
+  await page.evaluate((jobId) => (window.__easelFake.jobs.get(jobId).charged = 30_000), id);
+  await card.locator('.open').click();
+  const params = page.getByTestId('viewer').getByTestId('viewer-params');
+  await params.getByTestId('charged').filter({ hasText: '$0.03' }).waitFor();
+  assert.match(await params.innerText(), /Estimated\s+\$0\.04/);
+  await close(page);
+});
+
 test('a provider that runs any owner/name model takes a typed model id', T, async () => {
   const page = await open();
   await page.locator('#provider').selectOption('studio-sim');

@@ -31,6 +31,8 @@ type Job = {
   assets: Asset[];
   /** When the current phase started (engine time, ms). */
   phaseAt: number;
+  /** What the provider billed, when it differs from the estimate (set by tests). */
+  charged?: number;
 };
 
 export type FakeOptions = {
@@ -750,7 +752,18 @@ export class FakeEngine {
       attempts: job.attempts,
       timeline: job.timeline,
       assets: job.assets,
-      ledger: [],
+      // Completed runs are charged: the provider's figure where a test set one.
+      ledger:
+        job.summary.status === 'completed'
+          ? [
+              {
+                run: job.summary.run,
+                kind: 'charge' as const,
+                amount_micros: job.charged ?? job.summary.estimated_cost_micros,
+                at: job.summary.updated_at,
+              },
+            ]
+          : [],
     });
   }
 

@@ -241,7 +241,7 @@ async fn submit(
     if recovered && is_staged(run, &job).await {
         let handle = format!("staged:{}", job.id);
         let note = "outputs found in staging after a restart; not resubmitted";
-        return done_at_submit(run, &job, &handle, note).await;
+        return done_at_submit(run, &job, &handle, note, None).await;
     }
     let mut note = "accepted by the provider".to_string();
     // Why the provider is asked before submitting: a previous worker died
@@ -308,12 +308,16 @@ async fn submit(
             // A synchronous provider answered with the images (and billed):
             // staged before anything else, so a crash from here on never pays
             // again (recovery finds them in staging).
-            Ok(Submitted::Done { handle, outputs }) => {
+            Ok(Submitted::Done {
+                handle,
+                outputs,
+                cost_micros,
+            }) => {
                 if let Err((code, message)) = stage_outputs(run, &job, &spec, outputs).await? {
                     return fail_with(run, &job, code, &message).await;
                 }
                 crashpoint(&run.sh, "staged", &job.id).await;
-                return done_at_submit(run, &job, &handle, &note).await;
+                return done_at_submit(run, &job, &handle, &note, cost_micros).await;
             }
             // The request may have been accepted: stay on this attempt (a
             // new attempt would be a new generation) and ask the provider
@@ -370,8 +374,9 @@ async fn done_at_submit(
     job: &JobSummary,
     handle: &str,
     note: &str,
+    cost_micros: Option<i64>,
 ) -> Result<Option<JobSummary>, EngineError> {
-    commit_accepted(run, job, handle, note, true).await
+    commit_accepted(run, job, handle, note, Some(cost_micros)).await
 }
 
 /// Whether the job's outputs are already staged (a runner that staged them
@@ -449,17 +454,17 @@ async fn accepted(
     handle: &str,
     note: &str,
 ) -> Result<Option<JobSummary>, EngineError> {
-    commit_accepted(run, job, handle, note, false).await
+    commit_accepted(run, job, handle, note, None).await
 }
 
-/// Record the provider's handle (processing); with `done`, also that the
-/// provider finished (saving), in the same transaction.
+/// Record the provider's handle (processing); with `done` (the provider
+/// finished, at this cost if it said), also that, in the same transaction.
 async fn commit_accepted(
     run: &mut Run,
     job: &JobSummary,
     handle: &str,
     note: &str,
-    done: bool,
+    done: Option<Option<i64>>,
 ) -> Result<Option<JobSummary>, EngineError> {
     let (j, lease, handle, note) = (
         job.clone(),
@@ -472,21 +477,23 @@ async fn commit_accepted(
         .db(move |s| {
             s.write(|tx| {
                 let accepted = transitions::accepted(tx, &j, &lease, &handle, &note, now_ms())?;
-                match accepted {
-                    Some(a) if done => transitions::provider_done(tx, &a, &lease, now_ms()),
-                    Some(a) => Ok(Some(a)),
+                match (accepted, done) {
+                    (Some(a), Some(cost)) => {
+                        transitions::provider_done(tx, &a, &lease, cost, now_ms())
+                    }
+                    (Some(a), None) => Ok(Some(a)),
                     // Canceled while the submit was in flight: the provider
                     // holds a job nobody wants; owe it a cancel.
-                    None if !done => {
+                    (None, None) => {
                         cancels::request_if_canceled(tx, &j.id, &j.provider, &handle, now_ms())?;
                         Ok(None)
                     }
-                    None => Ok(None),
+                    (None, Some(_)) => Ok(None),
                 }
             })
         })
         .await?;
-    if out.is_none() && !done {
+    if out.is_none() && done.is_none() {
         run.sh.cancels_owed.notify_one();
     }
     Ok(published(&run.sh, out))
@@ -616,7 +623,7 @@ async fn provider_done(run: &mut Run, job: &JobSummary) -> Result<Option<JobSumm
     let (j, lease) = (job.clone(), run.lease.clone());
     let out = run
         .sh
-        .db(move |s| s.write(|tx| transitions::provider_done(tx, &j, &lease, now_ms())))
+        .db(move |s| s.write(|tx| transitions::provider_done(tx, &j, &lease, None, now_ms())))
         .await?;
     Ok(published(&run.sh, out))
 }

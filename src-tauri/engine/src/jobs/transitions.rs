@@ -98,6 +98,8 @@ pub fn accepted(
     )?;
     if out.is_some() {
         q::set_attempt_handle(tx, &job.id, job.attempts, handle)?;
+        // A new submission: no cost said for it yet (not an earlier run's).
+        q::set_provider_cost(tx, &job.id, None)?;
     }
     Ok(out)
 }
@@ -115,14 +117,18 @@ pub fn progress(
 }
 
 /// The provider finished; the result is to be stored.
+///
+/// What the provider reported the run cost (OpenAI's token usage) is kept
+/// with it, and charged instead of the estimate when the job completes.
 pub fn provider_done(
     tx: &Transaction<'_>,
     job: &JobSummary,
     lease: &Lease,
+    cost_micros: Option<i64>,
     now: i64,
 ) -> Result<Option<JobSummary>> {
     let note = Note::Line("provider finished; saving to the library");
-    apply(
+    let done = apply(
         tx,
         &job.id,
         Some(lease),
@@ -130,7 +136,11 @@ pub fn provider_done(
         note,
         Some(job.attempts),
         now,
-    )
+    )?;
+    if let (Some(j), Some(cost)) = (&done, cost_micros) {
+        q::set_provider_cost(tx, &j.id, Some(cost))?;
+    }
+    Ok(done)
 }
 
 /// Why a requeue happened.
@@ -313,7 +323,10 @@ pub fn settle(
             for asset in assets {
                 q::insert_asset(tx, &job.id, asset)?;
             }
-            let amount = reserved_or_estimate(tx, &job)?;
+            let amount = match q::provider_cost(tx, &job.id)? {
+                Some(cost) => cost,
+                None => reserved_or_estimate(tx, &job)?,
+            };
             ledger::record(tx, &job.id, job.run, LedgerKind::Charge, amount, now)?;
             q::finish_attempt(tx, &job.id, job.attempts, "succeeded", None, None, now)?;
         }

@@ -185,6 +185,9 @@ pub enum Submitted {
     Done {
         handle: String,
         outputs: Vec<Output>,
+        /// What the provider says this cost (OpenAI's token usage), when
+        /// it says; else the estimate is charged.
+        cost_micros: Option<i64>,
     },
 }
 

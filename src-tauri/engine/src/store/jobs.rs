@@ -873,6 +873,26 @@ pub fn active_counts(conn: &Connection) -> Result<ActiveCounts> {
     Ok(ActiveCounts { queued, running })
 }
 
+/// What the provider said the current run cost (see `provider_done`).
+pub fn set_provider_cost(tx: &Transaction<'_>, id: &str, cost_micros: Option<i64>) -> Result<()> {
+    tx.execute(
+        "UPDATE jobs SET provider_cost_micros = ?2 WHERE id = ?1",
+        params![id, cost_micros],
+    )?;
+    Ok(())
+}
+
+pub fn provider_cost(conn: &Connection, id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT provider_cost_micros FROM jobs WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 pub fn handle(conn: &Connection, id: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row("SELECT handle FROM jobs WHERE id = ?1", [id], |r| r.get(0))

@@ -167,8 +167,11 @@ ALTER TABLE jobs ADD COLUMN save_deferred_since INTEGER;
 ///   acknowledged without acting on it again;
 /// - cancels owed to a provider: written with the cancel itself, retried
 ///   until the provider acknowledges, so a crash or a failed call never
-///   leaves a canceled job generating (and billing) there.
+///   leaves a canceled job generating (and billing) there;
+/// - what the provider said a run cost, charged at completion instead of
+///   the estimate (NULL: not said).
 const V4: &str = r#"
+ALTER TABLE jobs ADD COLUMN provider_cost_micros INTEGER;
 CREATE TABLE provider_cancels (
     job_id       TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
     provider     TEXT NOT NULL,

@@ -213,14 +213,19 @@ impl Provider for OpenAi {
             parsed.created,
             answer.header("x-request-id").unwrap_or("-")
         );
-        if let Some(usage) = parsed.usage {
+        let cost_micros = parsed.usage.as_ref().map(|usage| {
             tracing::info!(
                 input_tokens = usage.input_tokens,
                 output_tokens = usage.output_tokens,
                 "OpenAI usage"
             );
-        }
-        Ok(Submitted::Done { handle, outputs })
+            usage.cost_micros()
+        });
+        Ok(Submitted::Done {
+            handle,
+            outputs,
+            cost_micros,
+        })
     }
 
     async fn find_submitted(

@@ -323,6 +323,7 @@ impl Provider for Replicate {
                     return Ok(Submitted::Done {
                         handle: text,
                         outputs,
+                        cost_micros: None,
                     })
                 }
                 Err(e) => tracing::warn!(error = %e, "downloading at submit failed; will poll"),
