@@ -72,6 +72,8 @@ pub struct Settings {
     pub provider_timeout_ms: Option<u64>,
     pub concurrency: BTreeMap<String, u32>,
     pub base_urls: BTreeMap<String, String>,
+    /// Per provider: how long a job may stay with it unfinished.
+    pub processing_deadlines_ms: BTreeMap<String, u64>,
     pub offline: OfflineSettings,
     pub webhooks: WebhookSettings,
 }
@@ -105,6 +107,8 @@ pub struct Config {
     pub concurrency: BTreeMap<String, u32>,
     pub default_concurrency: u32,
     pub base_urls: BTreeMap<String, String>,
+    /// Overrides of each provider's processing deadline.
+    pub processing_deadlines_ms: BTreeMap<String, u64>,
     pub provider_timeout_ms: u64,
     pub offline: OfflineSettings,
     pub webhooks: WebhookSettings,
@@ -148,6 +152,7 @@ impl Config {
             concurrency: BTreeMap::new(),
             default_concurrency: 2,
             base_urls: BTreeMap::new(),
+            processing_deadlines_ms: BTreeMap::new(),
             provider_timeout_ms: 300_000,
             offline: OfflineSettings::default(),
             webhooks: WebhookSettings::default(),
@@ -224,6 +229,8 @@ impl Config {
         }
         self.concurrency.extend(s.concurrency);
         self.base_urls.extend(s.base_urls);
+        self.processing_deadlines_ms
+            .extend(s.processing_deadlines_ms);
         self.offline = s.offline;
         self.webhooks = s.webhooks;
     }

@@ -410,6 +410,48 @@ async fn canceling_while_processing_cancels_the_prediction_at_replicate() {
     assert_eq!(ledger(&d), [LedgerKind::Reserve, LedgerKind::Release]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prediction_that_never_finishes_fails_at_the_deadline_and_is_canceled() {
+    let s = setup(|c| {
+        c.processing_deadlines_ms.insert("replicate".into(), 1_500);
+    })
+    .await;
+    s.emu.control.set_processing(Duration::from_secs(60));
+    let d = run(&s, job(DEV, "a kettle that never boils", 1)).await;
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(d.job.error_code.as_deref(), Some("provider_timeout"));
+    let why = d.job.error_message.clone().unwrap_or_default();
+    assert!(
+        why.contains("replicate did not finish the job within 1 s"),
+        "{why}"
+    );
+    assert_eq!(ledger(&d), [LedgerKind::Reserve, LedgerKind::Release]);
+    // Polled at Replicate's pace (a second), not the configured 10 ms.
+    let prediction = s.emu.predictions_for("a kettle that never boils")[0].clone();
+    let polls = s
+        .emu
+        .script
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with(&format!("GET /v1/predictions/{prediction} ")))
+        .count();
+    assert!((1..=3).contains(&polls), "polled {polls} times in 1.5 s");
+    // The owed cancel goes out while a worker runs.
+    let worker = s.engine.run_worker(RunUntil::Forever);
+    let watch = async {
+        for _ in 0..500 {
+            if s.emu.cancels(&prediction) >= 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        s.engine.stop();
+    };
+    let (done, ()) = tokio::join!(worker, watch);
+    done.expect("worker");
+    assert_eq!(s.emu.status(&prediction).as_deref(), Some("canceled"));
+}
+
 /// A free port on 127.0.0.1 for the webhook receiver (its public URL must
 /// be known before the engine starts).
 fn free_port() -> u16 {

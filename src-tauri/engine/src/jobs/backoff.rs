@@ -16,9 +16,28 @@ pub fn delay(attempt: u32, base_ms: u64, max_ms: u64, retry_after: Option<Durati
     Duration::from_millis(jittered.max(floor))
 }
 
+/// A duration as people say it: "90 ms", "45 s", "12 min", "2 h".
+pub fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..120_000 => format!("{} s", ms / 1_000),
+        120_000..7_200_000 => format!("{} min", ms / 60_000),
+        _ => format!("{} h", ms / 3_600_000),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(human(Duration::from_millis(90)), "90 ms");
+        assert_eq!(human(Duration::from_secs(45)), "45 s");
+        assert_eq!(human(Duration::from_secs(12 * 60)), "12 min");
+        assert_eq!(human(Duration::from_secs(2 * 3_600)), "2 h");
+    }
 
     #[test]
     fn grows_and_caps() {

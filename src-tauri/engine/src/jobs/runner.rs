@@ -509,7 +509,20 @@ async fn poll(
         return fail_with(run, &job, "lost_handle", "the provider handle is missing").await;
     };
     let spec = job.spec();
-    let interval = Duration::from_millis(run.sh.config.poll_interval_ms.max(10));
+    let caps = provider.capabilities();
+    // No faster than configured, nor than the provider's own pace.
+    let interval = Duration::from_millis(
+        run.sh
+            .config
+            .poll_interval_ms
+            .max(u64::from(caps.poll_interval_ms))
+            .max(10),
+    );
+    let deadline = match run.sh.config.processing_deadlines_ms.get(&job.provider) {
+        Some(ms) => Some(*ms),
+        None => caps.processing_deadline_ms,
+    };
+    let started = attempt_started(run, &job).await?;
     let mut last_progress = job.progress.unwrap_or(0.0);
     let mut errors = 0u32;
     crashpoint(&run.sh, "processing", &job.id).await;
@@ -517,6 +530,9 @@ async fn poll(
         return provider_done(run, &job).await;
     }
     loop {
+        if let Some(limit) = deadline.filter(|ms| now_ms() - started > *ms as i64) {
+            return past_deadline(run, &job, &handle, limit).await;
+        }
         if wait_for_cooldown(run, &job.provider).await {
             return Ok(None);
         }
@@ -580,6 +596,44 @@ async fn poll(
             Err(e) => return failed(run, &job, e).await,
         }
     }
+}
+
+/// When the job's current attempt started (its submit), or now.
+async fn attempt_started(run: &Run, job: &JobSummary) -> Result<i64, EngineError> {
+    let (id, number) = (job.id.clone(), job.attempts);
+    let attempts = run.sh.db(move |s| s.read(|c| q::attempts(c, &id))).await?;
+    Ok(attempts
+        .iter()
+        .find(|a| a.number == number)
+        .map_or_else(now_ms, |a| a.started_at))
+}
+
+/// The provider kept the job past its deadline: fail it clearly and owe
+/// the provider a cancel (it may still be running it, and billing).
+async fn past_deadline(
+    run: &mut Run,
+    job: &JobSummary,
+    handle: &str,
+    limit_ms: u64,
+) -> Result<Option<JobSummary>, EngineError> {
+    let message = format!(
+        "{} did not finish the job within {}; it may have dropped it (a local server that restarted forgets its jobs)",
+        job.provider,
+        crate::jobs::backoff::human(Duration::from_millis(limit_ms))
+    );
+    let outcome = Outcome::Failed {
+        code: "provider_timeout".into(),
+        message,
+        http_status: None,
+    };
+    if settle(run, job, outcome).await?.is_some() {
+        let (id, provider, handle) = (job.id.clone(), job.provider.clone(), handle.to_string());
+        run.sh
+            .db(move |s| s.write(|tx| cancels::request(tx, &id, &provider, &handle, now_ms())))
+            .await?;
+        run.sh.cancels_owed.notify_one();
+    }
+    Ok(None)
 }
 
 /// Why saving has no outputs to read.

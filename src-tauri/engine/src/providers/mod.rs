@@ -53,6 +53,13 @@ pub struct Capabilities {
     pub cancel: bool,
     /// How a submit whose answer was lost is found again (or not).
     pub reconciliation: Reconciliation,
+    /// The provider's pace: it is polled no more often than this (nor than
+    /// the configured `poll_interval_ms`).
+    pub poll_interval_ms: u32,
+    /// After this long without finishing, a job is failed (and canceled
+    /// there): the provider has dropped or forgotten it. None: no limit.
+    #[ts(type = "number | null")]
+    pub processing_deadline_ms: Option<u64>,
 }
 
 impl Capabilities {

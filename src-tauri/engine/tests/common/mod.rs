@@ -146,6 +146,8 @@ pub fn test_capabilities(model: &str, price_per_image_micros: i64) -> Capabiliti
         progress: true,
         cancel: false,
         reconciliation: easel_engine::providers::Reconciliation::NotFindable,
+        poll_interval_ms: 0,
+        processing_deadline_ms: None,
     }
 }
 

@@ -19,4 +19,14 @@ cancel: boolean,
 /**
  * How a submit whose answer was lost is found again (or not).
  */
-reconciliation: Reconciliation, };
+reconciliation: Reconciliation, 
+/**
+ * The provider's pace: it is polled no more often than this (nor than
+ * the configured `poll_interval_ms`).
+ */
+poll_interval_ms: number, 
+/**
+ * After this long without finishing, a job is failed (and canceled
+ * there): the provider has dropped or forgotten it. None: no limit.
+ */
+processing_deadline_ms: number | null, };

@@ -56,6 +56,8 @@ impl OfflineProvider {
             progress: true,
             cancel: true,
             reconciliation: super::Reconciliation::IdempotencyKey,
+            poll_interval_ms: 0,
+            processing_deadline_ms: None,
         };
         OfflineProvider {
             settings,

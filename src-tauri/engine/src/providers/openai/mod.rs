@@ -68,6 +68,8 @@ impl OpenAi {
             progress: false,
             cancel: false,
             reconciliation: super::Reconciliation::NotFindable,
+            poll_interval_ms: 0,
+            processing_deadline_ms: None,
         };
         OpenAi {
             base_url: http::api_root(base_url, DEFAULT_BASE_URL),

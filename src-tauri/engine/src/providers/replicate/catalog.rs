@@ -67,6 +67,11 @@ pub fn capabilities() -> Capabilities {
         // No idempotency key, but reconciliation by listing finds a lost
         // submit (see `find_submitted`).
         reconciliation: crate::providers::Reconciliation::Listing,
+        // Replicate's own clients poll about once a second.
+        poll_interval_ms: 1_000,
+        // Replicate ends predictions that outrun its own limits long before
+        // this; one still "processing" after two hours is not coming back.
+        processing_deadline_ms: Some(2 * 3_600_000),
     }
 }
 
