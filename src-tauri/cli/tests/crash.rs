@@ -160,3 +160,70 @@ fn a_job_that_keeps_crashing_the_worker_is_held_then_resumed_by_the_user() {
     cli.ok(&["work", "--until-idle"]);
     check_finished_once(&cli, &id, 1);
 }
+
+/// Against Replicate's emulator: killed at each phase, including after
+/// Replicate accepted the prediction and before Easel committed its handle,
+/// the restarted worker finishes the job with one prediction only (found
+/// again by listing, or polled on).
+fn crash_against_replicate(point: &str) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let token = "r8_CrashTest00001111";
+    let emu = rt
+        .block_on(easel_emulator::replicate::start(token, 0))
+        .expect("emulator");
+    emu.control.set_processing(Duration::from_millis(1_500));
+    let mut cli = Cli::new();
+    cli.env
+        .push(("EASEL_REPLICATE_BASE_URL".into(), emu.base_url.clone()));
+    cli.env.push(("REPLICATE_API_TOKEN".into(), token.into()));
+    let prompt = format!("a crash at {point}");
+    let id = cli
+        .ok(&[
+            "generate",
+            "--provider",
+            "replicate",
+            "--model",
+            "black-forest-labs/flux-dev",
+            "--prompt",
+            &prompt,
+            "--size",
+            "1024x1024",
+        ])
+        .trim()
+        .to_string();
+    kill_at(&cli, point);
+    cli.ok(&["work", "--until-idle"]);
+    check_finished_once(&cli, &id, 1);
+    assert_eq!(emu.script.generations(&prompt), 1, "generated once");
+    let d = cli.json(&["show", &id, "--json"]);
+    assert!(!d.to_string().contains("possible duplicate"), "{d:#}");
+    if point == "accepted" {
+        let found = d["timeline"].as_array().expect("timeline").iter().any(|e| {
+            e["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("found at the provider after a restart")
+        });
+        assert!(found, "{d:#}");
+    }
+}
+
+#[test]
+fn replicate_crash_while_submitting() {
+    crash_against_replicate("submitting");
+}
+
+#[test]
+fn replicate_crash_between_acceptance_and_its_commit() {
+    crash_against_replicate("accepted");
+}
+
+#[test]
+fn replicate_crash_while_processing() {
+    crash_against_replicate("processing");
+}
+
+#[test]
+fn replicate_crash_between_staging_and_its_commit() {
+    crash_against_replicate("staged");
+}

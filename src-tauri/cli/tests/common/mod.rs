@@ -10,6 +10,8 @@ pub struct Cli {
     pub library: TempDir,
     /// This test's own keychain entries (EASEL_KEYCHAIN_SERVICE).
     pub keychain_service: String,
+    /// More environment for every command (a provider's base URL and key).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Cli {
@@ -32,6 +34,7 @@ impl Cli {
             data,
             library: tempfile::tempdir().expect("tmp library"),
             keychain_service,
+            env: Vec::new(),
         }
     }
 
@@ -53,6 +56,7 @@ impl Cli {
             .env_remove("REPLICATE_API_TOKEN")
             .env_remove("EASEL_OPENAI_BASE_URL")
             .env_remove("EASEL_REPLICATE_BASE_URL");
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 

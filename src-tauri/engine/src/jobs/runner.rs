@@ -304,7 +304,11 @@ async fn submit(
         }
         tracing::info!("submitting");
         match provider.submit(&req).await {
-            Ok(Submitted::Pending(handle)) => return accepted(run, &job, &handle, &note).await,
+            Ok(Submitted::Pending(handle)) => {
+                // The provider accepted; nothing of it is committed yet.
+                crashpoint(&run.sh, "accepted", &job.id).await;
+                return accepted(run, &job, &handle, &note).await;
+            }
             // A synchronous provider answered with the images (and billed):
             // staged before anything else, so a crash from here on never pays
             // again (recovery finds them in staging).
