@@ -744,7 +744,8 @@ async fn save(
             .ok_or(EngineError::Shutdown)?;
         // Its paths are this runner's before the write starts, so they are
         // removed if the job does not complete under this lease.
-        run.written.push(library.path_for(&params, epoch));
+        let format = crate::library::stored_format(&bytes);
+        run.written.push(library.path_for(&params, epoch, format));
         run.written.push(library.thumb_path_for(&params, epoch));
         // Decoding, hashing, fsync and resizing are blocking work.
         let saved = tokio::task::spawn_blocking(move || library.save(&bytes, &params, epoch))

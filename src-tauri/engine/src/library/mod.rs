@@ -7,6 +7,7 @@
 
 pub mod atomic;
 mod decode_budget;
+pub mod exif;
 pub mod metadata;
 pub mod slug;
 pub mod thumbnail;
@@ -201,14 +202,20 @@ impl Library {
             .join(format!("{:02}", date.day()))
     }
 
-    /// `root/YYYY/MM/DD/{job_id}-{epoch}-{output_index}-{slug}.png`, dated
-    /// by `created_at` (UTC). `epoch` is the lease epoch of the runner that
+    /// `root/YYYY/MM/DD/{job_id}-{epoch}-{output_index}-{slug}.{png|jpg|webp}`,
+    /// dated by `created_at` (UTC), in the format it is stored in (see
+    /// `stored_format`). `epoch` is the lease epoch of the runner that
     /// writes it: two runners of one job (one of them superseded) never write
     /// the same file, so each removes only its own, and an asset row always
     /// names the file of the runner that completed the job.
-    pub fn path_for(&self, p: &GenerationParams, epoch: i64) -> PathBuf {
+    pub fn path_for(&self, p: &GenerationParams, epoch: i64, format: ImageFormat) -> PathBuf {
+        let ext = match format {
+            ImageFormat::Jpeg => "jpg",
+            ImageFormat::WebP => "webp",
+            _ => "png",
+        };
         self.dated_dir(p.created_at).join(format!(
-            "{}-{epoch}-{}-{}.png",
+            "{}-{epoch}-{}-{}.{ext}",
             safe_id(&p.job_id),
             p.output_index,
             slug::slug(&p.prompt, SLUG_CHARS)
@@ -286,9 +293,10 @@ impl Library {
 
     /// Validates `bytes`, embeds the metadata and stores image and thumbnail.
     ///
-    /// PNG input keeps its original encoding (only text chunks are added);
-    /// JPEG and WebP are re-encoded as PNG. Saving the same input with the
-    /// same parameters again yields the same path and identical files.
+    /// The provider's encoding is kept: PNG gets text chunks, JPEG and WebP
+    /// an EXIF UserComment (no lossy image is inflated into a PNG); anything
+    /// else is stored as PNG. Saving the same input with the same
+    /// parameters again yields the same path and identical files.
     pub fn save(
         &self,
         bytes: &[u8],
@@ -305,11 +313,11 @@ impl Library {
             height: valid.height,
             ..p.clone()
         };
-        let png = with_metadata(bytes, &valid, &actual)?;
+        let (png, format) = with_metadata(bytes, &valid, &actual)?;
         let thumb = thumbnail::thumbnail_png(&valid.image, self.thumb_side)?;
         let sha256 = hex::encode(Sha256::digest(&png));
 
-        let path = self.path_for(p, epoch);
+        let path = self.path_for(p, epoch, format);
         self.create_dated_dirs(&path)?;
         write_file(&path, &png)?;
 
@@ -367,23 +375,45 @@ fn with_metadata(
     bytes: &[u8],
     valid: &validate::Validated,
     p: &GenerationParams,
-) -> Result<Vec<u8>, LibraryError> {
-    if valid.format == ImageFormat::Png {
-        match metadata::embed_generation_params(bytes, p) {
-            Ok(out) => return Ok(out),
+) -> Result<(Vec<u8>, ImageFormat), LibraryError> {
+    match valid.format {
+        ImageFormat::Png => match metadata::embed_generation_params(bytes, p) {
+            Ok(out) => return Ok((out, ImageFormat::Png)),
             // Decoders tolerate some damage (a bad ancillary CRC, no IEND)
             // that chunk splicing does not; the pixels are fine, so fall
             // back to re-encoding them.
             Err(MetadataError::Json(e)) => return Err(MetadataError::Json(e).into()),
             Err(_) => {}
+        },
+        ImageFormat::Jpeg => {
+            if let Ok(out) = exif::embed_in_jpeg(bytes, &metadata::a1111_parameters(p)) {
+                return Ok((out, ImageFormat::Jpeg));
+            }
         }
+        ImageFormat::WebP => {
+            if let Ok(out) = exif::embed_in_webp(bytes, &metadata::a1111_parameters(p)) {
+                return Ok((out, ImageFormat::WebP));
+            }
+        }
+        _ => {}
     }
     let mut encoded = Cursor::new(Vec::new());
     valid
         .image
         .write_to(&mut encoded, ImageFormat::Png)
         .map_err(LibraryError::Encode)?;
-    Ok(metadata::embed_generation_params(encoded.get_ref(), p)?)
+    Ok((
+        metadata::embed_generation_params(encoded.get_ref(), p)?,
+        ImageFormat::Png,
+    ))
+}
+
+/// The format `bytes` will be stored in: its own when PNG, JPEG or WebP.
+pub fn stored_format(bytes: &[u8]) -> ImageFormat {
+    match image::guess_format(bytes) {
+        Ok(f @ (ImageFormat::Jpeg | ImageFormat::WebP)) => f,
+        _ => ImageFormat::Png,
+    }
 }
 
 fn sync_parent(dir: &Path) -> Result<(), LibraryError> {
@@ -615,28 +645,31 @@ mod tests {
     }
 
     #[test]
-    fn jpeg_and_webp_are_stored_as_png() {
+    fn jpeg_and_webp_keep_their_encoding_with_the_metadata_in_exif() {
         let f = fixture();
         let lib = library(&f);
-        for (i, format) in [ImageFormat::Jpeg, ImageFormat::WebP]
+        for (i, (format, ext)) in [(ImageFormat::Jpeg, "jpg"), (ImageFormat::WebP, "webp")]
             .into_iter()
             .enumerate()
         {
             let p = params("j", i as u32);
-            let saved = lib.save(&image_bytes(100, 80, format), &p, 1).unwrap();
+            let input = image_bytes(100, 80, format);
+            let saved = lib.save(&input, &p, 1).unwrap();
+            assert_eq!(saved.path.extension().unwrap(), ext);
             let stored = fs::read(&saved.path).unwrap();
-            assert_eq!(image::guess_format(&stored).unwrap(), ImageFormat::Png);
-            // The metadata records the size of the image, not of the request.
-            let real = GenerationParams {
-                width: 100,
-                height: 80,
-                ..p
-            };
+            assert_eq!(image::guess_format(&stored).unwrap(), format);
+            // No lossy image inflated into a PNG: the same encoded pixels,
+            // with a few hundred bytes of EXIF.
+            assert!(stored.len() < input.len() + 1_024, "{format:?}");
             assert_eq!(
-                metadata::read_generation_params(&stored).unwrap(),
-                Some(real)
+                image::load_from_memory(&stored).unwrap().to_rgb8(),
+                image::load_from_memory(&input).unwrap().to_rgb8()
             );
+            let comment = exif::read_comment(&stored).unwrap();
+            assert!(comment.starts_with(&p.prompt), "{comment}");
+            assert!(comment.contains("Seed: 99, Size: 100x80"), "{comment}");
             assert_eq!((saved.width, saved.height), (100, 80));
+            assert_eq!(saved.path, lib.path_for(&p, 1, stored_format(&input)));
         }
     }
 
@@ -803,7 +836,7 @@ mod tests {
         let lib = library(&f);
         let mut p = params("../../etc", 3);
         p.prompt = "../../etc/passwd".into();
-        let path = lib.path_for(&p, 1);
+        let path = lib.path_for(&p, 1, ImageFormat::Png);
         assert_eq!(path, f.root.join("2025/01/02/______etc-1-3-etc-passwd.png"));
         assert_eq!(
             lib.thumb_path_for(&p, 1),
@@ -812,7 +845,7 @@ mod tests {
         p.job_id = String::new();
         p.prompt = "🌅".into();
         assert_eq!(
-            lib.path_for(&p, 1),
+            lib.path_for(&p, 1, ImageFormat::Png),
             f.root.join("2025/01/02/job-1-3-image.png")
         );
     }
