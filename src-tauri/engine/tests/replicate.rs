@@ -530,6 +530,36 @@ async fn a_signed_webhook_wakes_the_runner_and_duplicates_and_forgeries_change_n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_racing_fast_polling_settle_each_job_once() {
+    let port = free_port();
+    let s = setup(|c| {
+        c.webhooks.enabled = true;
+        c.webhooks.port = port;
+        c.webhooks.public_url = Some(format!("http://127.0.0.1:{port}"));
+    })
+    .await;
+    s.emu.control.set_processing(Duration::from_millis(200));
+    for i in 0..4 {
+        // Every other one also delivered twice.
+        if i % 2 == 0 {
+            s.emu.script.push(Fault::DuplicateWebhook);
+        }
+        let prompt = format!("a race {i}");
+        let d = run(&s, job(DEV, &prompt, 1)).await;
+        completed(&d);
+        assert_eq!(d.assets.len(), 1);
+        assert_eq!(ledger(&d), [LedgerKind::Reserve, LedgerKind::Charge]);
+        let stored: Vec<_> = d
+            .timeline
+            .iter()
+            .filter(|t| t.detail.starts_with("stored"))
+            .collect();
+        assert_eq!(stored.len(), 1, "{:?}", d.timeline);
+        assert_eq!(s.emu.script.generations(&prompt), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_receiver_refuses_unsigned_stale_forged_and_oversized_deliveries() {
     let s = webhook_setup().await;
     let engine = &s.engine;
