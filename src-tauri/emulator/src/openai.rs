@@ -19,9 +19,13 @@ use image::ImageFormat;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// What `GET /models` lists: (id, shutdown date).
+type Listing = Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
 struct App {
     key: String,
     script: Arc<Script>,
+    models: Listing,
 }
 
 /// A running emulator; stops when dropped.
@@ -29,7 +33,18 @@ pub struct Running {
     /// The API root including its version path, as Easel's `base_urls` take it.
     pub base_url: String,
     pub script: Arc<Script>,
+    models: Listing,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Announce that `model` shuts down on `date` (`YYYY-MM-DD`) in the
+    /// model listing.
+    pub fn set_shutdown(&self, model: &str, date: &str) {
+        let mut models = faults::lock(&self.models);
+        models.retain(|(id, _)| id != model);
+        models.push((model.to_string(), Some(date.to_string())));
+    }
 }
 
 impl Drop for Running {
@@ -41,9 +56,14 @@ impl Drop for Running {
 /// Serve on 127.0.0.1 (`port` 0: any free port), accepting `key` only.
 pub async fn start(key: &str, port: u16) -> std::io::Result<Running> {
     let script = Arc::new(Script::default());
+    let listed = Arc::new(std::sync::Mutex::new(vec![
+        ("gpt-image-2".to_string(), None),
+        ("gpt-image-1.5".to_string(), Some("2026-12-01".to_string())),
+    ]));
     let app = Arc::new(App {
         key: key.to_string(),
         script: Arc::clone(&script),
+        models: Arc::clone(&listed),
     });
     let router = Router::new()
         .route("/v1/images/generations", post(generations))
@@ -58,6 +78,7 @@ pub async fn start(key: &str, port: u16) -> std::io::Result<Running> {
     Ok(Running {
         base_url: format!("http://{addr}/v1"),
         script,
+        models: listed,
         task,
     })
 }
@@ -296,12 +317,15 @@ async fn models(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorized(&app, &headers, "GET /v1/models") {
         return r;
     }
-    Json(json!({
-        "object": "list",
-        "data": [
-            {"id": "gpt-image-2", "object": "model", "created": 1_775_000_000, "owned_by": "system"},
-            {"id": "gpt-image-1.5", "object": "model", "created": 1_760_000_000, "owned_by": "system", "shutdown_date": "2026-12-01"},
-        ]
-    }))
-    .into_response()
+    let data: Vec<Value> = faults::lock(&app.models)
+        .iter()
+        .map(|(id, shutdown)| {
+            let mut m = json!({"id": id, "object": "model", "created": 1_775_000_000, "owned_by": "system"});
+            if let Some(date) = shutdown {
+                m["shutdown_date"] = json!(date);
+            }
+            m
+        })
+        .collect();
+    Json(json!({"object": "list", "data": data})).into_response()
 }

@@ -115,6 +115,7 @@ impl Engine {
                 cancels_owed: Notify::new(),
                 pokes: broadcast::channel(256).0,
                 webhook_status: Mutex::new(Default::default()),
+                shutdowns: RwLock::new(Default::default()),
             }),
         })
     }
@@ -132,6 +133,10 @@ impl Engine {
     /// Run jobs (and, when enabled, the webhook receiver) until `until`.
     pub async fn run_worker(&self, until: crate::RunUntil) -> Result<(), EngineError> {
         let receiver = crate::webhooks::receiver::start(&self.shared).await;
+        // Shutdown dates are news, not a precondition: read in the background.
+        let engine = self.clone();
+        let models = tokio::spawn(async move { engine.refresh_models().await });
+        let _models = crate::shared::AbortOnDrop(models);
         let result = crate::jobs::scheduler::run(Arc::clone(&self.shared), until).await;
         if let Some(task) = receiver {
             task.abort();

@@ -31,10 +31,49 @@ impl Engine {
     }
 
     async fn provider_info(&self, id: &str, capabilities: Capabilities) -> ProviderInfo {
+        let shutdowns = self
+            .shared
+            .shutdowns
+            .read()
+            .map(|all| all.get(id).cloned().unwrap_or_default())
+            .unwrap_or_default();
         ProviderInfo {
             id: id.to_string(),
             key: self.shared.keys.state(id, capabilities.needs_key).await,
             capabilities,
+            shutdowns,
+        }
+    }
+
+    /// Read each keyed provider's model listing for announced shutdown
+    /// dates (shown next to the model). A provider without a key or a
+    /// listing is skipped; a failed listing keeps what was known.
+    pub async fn refresh_models(&self) {
+        for (id, capabilities) in self.providers() {
+            let Some(provider) = self.shared.providers.get(id).cloned() else {
+                continue;
+            };
+            if !capabilities.needs_key {
+                continue;
+            }
+            let Ok(Some(key)) = self.shared.keys.get(id).await else {
+                continue;
+            };
+            match provider.list_models(&key).await {
+                Ok(Some(models)) => {
+                    let dates = models
+                        .into_iter()
+                        .filter_map(|m| Some((m.id, m.shutdown_date?)))
+                        .collect();
+                    if let Ok(mut all) = self.shared.shutdowns.write() {
+                        all.insert(id.to_string(), dates);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(provider = id, error = %e, "cannot read the model listing")
+                }
+            }
         }
     }
 

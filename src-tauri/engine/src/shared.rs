@@ -69,6 +69,9 @@ pub struct Shared {
     /// Job ids whose runner should poll now (a webhook said so).
     pub pokes: broadcast::Sender<String>,
     pub webhook_status: Mutex<WebhookStatus>,
+    /// Announced model shutdown dates, by provider then model (from the
+    /// providers' model listings).
+    pub shutdowns: RwLock<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 /// Removes a job from `Shared::running` when its runner ends, however it ends.
@@ -176,5 +179,15 @@ impl Shared {
             job: job.clone(),
         });
         *last = job.seq;
+    }
+}
+
+/// A background task that ends with its owner (a runner's heartbeat, the
+/// worker's services).
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -227,3 +227,32 @@ async fn the_settings_key_test_asks_openai() {
         ["GET /v1/models auth=ok", "GET /v1/models auth=bad"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announced_shutdown_dates_come_from_the_model_listing() {
+    let s = setup(|_| {}).await;
+    s.emu.set_shutdown("gpt-image-2", "2027-01-15");
+    let info = |engine: &Engine| {
+        let engine = engine.clone();
+        async move {
+            engine
+                .provider_infos()
+                .await
+                .into_iter()
+                .find(|p| p.id == "openai")
+                .expect("openai")
+        }
+    };
+    assert!(info(&s.engine).await.shutdowns.is_empty(), "not read yet");
+    s.engine.refresh_models().await;
+    let shutdowns = info(&s.engine).await.shutdowns;
+    assert_eq!(
+        shutdowns.get("gpt-image-2").map(String::as_str),
+        Some("2027-01-15")
+    );
+    assert_eq!(
+        shutdowns.get("gpt-image-1.5").map(String::as_str),
+        Some("2026-12-01")
+    );
+    assert_eq!(s.emu.script.requests(), ["GET /v1/models auth=ok"]);
+}

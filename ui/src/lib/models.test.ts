@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelInfo } from './api';
-import { typedModel } from './models';
+import { shutdownNote, typedModel } from './models';
 
 const other: ModelInfo = {
   id: '',
@@ -25,5 +25,18 @@ describe('typedModel', () => {
       expect(typedModel(other, bad), bad).toBeUndefined();
     }
     expect(typedModel(null, 'a/b')).toBeUndefined();
+  });
+});
+
+describe('shutdownNote', () => {
+  const now = Date.parse('2026-12-01T12:00:00Z');
+  it('counts the days left, and says when a model is gone', () => {
+    expect(shutdownNote('m', '2026-12-15', now)).toBe('m shuts down on 2026-12-15 (in 14 days).');
+    expect(shutdownNote('m', '2026-12-02', now)).toBe('m shuts down on 2026-12-02 (in 1 day).');
+    expect(shutdownNote('m', '2026-12-01', now)).toBe('m was shut down on 2026-12-01: choose another model.');
+  });
+  it('says nothing without a date or with a bad one', () => {
+    expect(shutdownNote('m', undefined, now)).toBeNull();
+    expect(shutdownNote('m', 'soon', now)).toBeNull();
   });
 });

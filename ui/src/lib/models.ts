@@ -10,3 +10,13 @@ export function typedModel(other: ModelInfo | null | undefined, id: string): Mod
   if (!other || trimmed.length > 200 || !MODEL_ID.test(trimmed)) return undefined;
   return { ...other, id: trimmed, name: trimmed };
 }
+
+/** What to say about a model's announced shutdown date (YYYY-MM-DD), or null. */
+export function shutdownNote(model: string, date: string | undefined, now: number): string | null {
+  if (!date) return null;
+  const end = Date.parse(`${date}T00:00:00Z`);
+  if (Number.isNaN(end)) return null;
+  const days = Math.ceil((end - now) / 86_400_000);
+  if (days <= 0) return `${model} was shut down on ${date}: choose another model.`;
+  return `${model} shuts down on ${date} (in ${days} day${days === 1 ? '' : 's'}).`;
+}

@@ -225,6 +225,15 @@ test('the viewer shows what a job was charged next to the estimate', T, async ()
   await close(page);
 });
 
+test('a model the provider will shut down is marked with its date', T, async () => {
+  const page = await open();
+  assert.equal(await page.getByTestId('model-shutdown').count(), 0);
+  await page.locator('#provider').selectOption('studio-sim');
+  await page.locator('#model').selectOption('sim-fast');
+  await page.getByTestId('model-shutdown').filter({ hasText: /Sim fast.* shuts down on \d{4}-\d{2}-\d{2} \(in 10 days\)/i }).waitFor();
+  await close(page);
+});
+
 test('a provider that runs any owner/name model takes a typed model id', T, async () => {
   const page = await open();
   await page.locator('#provider').selectOption('studio-sim');

@@ -86,6 +86,7 @@ const PROVIDERS: ProviderInfo[] = [
       processing_deadline_ms: null,
     },
     key: { state: 'not_needed' },
+    shutdowns: {},
   },
   {
     // A second, priced provider without progress reports, so the UI's
@@ -125,6 +126,8 @@ const PROVIDERS: ProviderInfo[] = [
       processing_deadline_ms: null,
     },
     key: { state: 'not_needed' },
+    // Announced by the provider: sim-fast goes away soon.
+    shutdowns: { 'sim-fast': new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10) },
   },
   {
     // A cloud provider that needs an API key (the engine keeps keys in the
@@ -154,6 +157,7 @@ const PROVIDERS: ProviderInfo[] = [
       processing_deadline_ms: null,
     },
     key: { state: 'missing' },
+    shutdowns: {},
   },
 ];
 

@@ -16,7 +16,7 @@ use crate::providers::{
     SubmitRequest, Submitted,
 };
 use crate::secrets::ApiKey;
-use crate::shared::Shared;
+use crate::shared::{AbortOnDrop, Shared};
 use crate::store::jobs::{self as q, Lease};
 use crate::store::{cancels, now_ms};
 use std::path::PathBuf;
@@ -128,16 +128,6 @@ pub(crate) async fn drive(sh: Arc<Shared>, job: JobSummary, recovered: bool) {
     }
     .instrument(span)
     .await
-}
-
-/// The heartbeat stops with its runner, also when the runner's task is
-/// aborted (the worker was stopped).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Renew the lease until it is lost. A heartbeat that fails (a busy or

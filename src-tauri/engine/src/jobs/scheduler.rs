@@ -4,7 +4,7 @@
 use crate::error::EngineError;
 use crate::jobs::transitions::{self, Recovered};
 use crate::jobs::{janitor, runner};
-use crate::shared::Shared;
+use crate::shared::{AbortOnDrop, Shared};
 use crate::store::jobs as q;
 use crate::store::{now_ms, StoreError};
 use std::sync::Arc;
@@ -186,14 +186,5 @@ async fn done(sh: &Arc<Shared>, until: &RunUntil, idle_here: bool) -> Result<boo
             }
             Ok(true)
         }
-    }
-}
-
-/// Stops the provider-cancel service when the scheduler returns.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -83,12 +83,23 @@ pub enum Reconciliation {
     NotFindable,
 }
 
+/// A model as the provider's own listing gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedModel {
+    pub id: String,
+    /// `YYYY-MM-DD`, when the provider has announced one.
+    pub shutdown_date: Option<String>,
+}
+
 /// A provider as the generate panel sees it.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct ProviderInfo {
     pub id: String,
     pub capabilities: Capabilities,
+    /// Announced shutdown dates (`YYYY-MM-DD`) by model id, from the
+    /// provider's model listing (empty until it was read).
+    pub shutdowns: BTreeMap<String, String>,
     /// Whether its key is in the keychain (jobs go only to usable providers).
     pub key: KeyState,
 }
@@ -289,6 +300,12 @@ pub trait Provider: Send + Sync {
     /// Try `key` with the provider's cheapest authenticated call (listing
     /// models, reading the account), for the Test button in Settings. Only
     /// asked of providers that need a key; each of them implements it.
+    /// The provider's own list of models, where it has one (OpenAI lists
+    /// shutdown dates); None: it has no listing.
+    async fn list_models(&self, _key: &ApiKey) -> Result<Option<Vec<ListedModel>>, ProviderError> {
+        Ok(None)
+    }
+
     /// The secret that signs this provider's webhooks, where it has one
     /// (Replicate serves it from its API).
     async fn webhook_secret(&self, _key: &ApiKey) -> Result<Option<String>, ProviderError> {

@@ -7,6 +7,11 @@ import type { KeyState } from "./KeyState";
  */
 export type ProviderInfo = { id: string, capabilities: Capabilities, 
 /**
+ * Announced shutdown dates (`YYYY-MM-DD`) by model id, from the
+ * provider's model listing (empty until it was read).
+ */
+shutdowns: { [key in string]: string }, 
+/**
  * Whether its key is in the keychain (jobs go only to usable providers).
  */
 key: KeyState, };

@@ -26,6 +26,20 @@ pub struct ImageData {
     pub revised_prompt: Option<String>,
 }
 
+/// `GET /models`.
+#[derive(Deserialize)]
+pub struct ModelList {
+    pub data: Vec<ListedModel>,
+}
+
+#[derive(Deserialize)]
+pub struct ListedModel {
+    pub id: String,
+    /// `YYYY-MM-DD` for a model OpenAI has scheduled to shut down.
+    #[serde(default)]
+    pub shutdown_date: Option<String>,
+}
+
 #[derive(Deserialize)]
 pub struct Usage {
     #[serde(default)]

@@ -10,8 +10,8 @@ mod api;
 
 use super::http;
 use super::{
-    Capabilities, FailureKind, ModelInfo, Output, OutputMeta, PollStatus, Provider, ProviderError,
-    SubmitRequest, Submitted,
+    Capabilities, FailureKind, ListedModel, ModelInfo, Output, OutputMeta, PollStatus, Provider,
+    ProviderError, SubmitRequest, Submitted,
 };
 use crate::model::JobSpec;
 use crate::references::References;
@@ -267,6 +267,25 @@ impl Provider for OpenAi {
     async fn cancel(&self, _handle: &str, _key: Option<&ApiKey>) -> Result<(), ProviderError> {
         // A synchronous request cannot be canceled once sent.
         Ok(())
+    }
+
+    async fn list_models(&self, key: &ApiKey) -> Result<Option<Vec<ListedModel>>, ProviderError> {
+        let request = http::client()?
+            .get(self.url("models"))
+            .bearer_auth(key.expose());
+        let listed: api::ModelList = http::send(NAME, request, SHORT_TIMEOUT, 4 * 1024 * 1024)
+            .await?
+            .json(NAME)?;
+        Ok(Some(
+            listed
+                .data
+                .into_iter()
+                .map(|m| ListedModel {
+                    id: m.id,
+                    shutdown_date: m.shutdown_date,
+                })
+                .collect(),
+        ))
     }
 
     async fn check_key(&self, key: &ApiKey) -> Result<(), ProviderError> {
