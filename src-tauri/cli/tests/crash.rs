@@ -227,3 +227,44 @@ fn replicate_crash_while_processing() {
 fn replicate_crash_between_staging_and_its_commit() {
     crash_against_replicate("staged");
 }
+
+/// OpenAI cannot say whether a lost submit reached it, but a worker killed
+/// before sending anything (the attempt is marked sent only as the request
+/// goes out) is resubmitted as a plain submit, not a "possible duplicate";
+/// one killed after OpenAI answered keeps its staged images.
+#[test]
+fn openai_crashes_before_sending_and_after_staging() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let key = "sk-emu-Crash22223333";
+    let emu = rt
+        .block_on(easel_emulator::openai::start(key, 0))
+        .expect("emulator");
+    for point in ["submitting", "staged"] {
+        let mut cli = Cli::new();
+        cli.env
+            .push(("EASEL_OPENAI_BASE_URL".into(), emu.base_url.clone()));
+        cli.env.push(("OPENAI_API_KEY".into(), key.into()));
+        let prompt = format!("an openai crash at {point}");
+        let id = cli
+            .ok(&[
+                "generate",
+                "--provider",
+                "openai",
+                "--prompt",
+                &prompt,
+                "--size",
+                "256x256",
+            ])
+            .trim()
+            .to_string();
+        kill_at(&cli, point);
+        cli.ok(&["work", "--until-idle"]);
+        check_finished_once(&cli, &id, 1);
+        assert_eq!(emu.script.generations(&prompt), 1, "{point}");
+        let d = cli.json(&["show", &id, "--json"]);
+        assert!(
+            !d.to_string().contains("possible duplicate"),
+            "{point}: {d:#}"
+        );
+    }
+}

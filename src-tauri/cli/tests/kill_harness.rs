@@ -8,10 +8,12 @@
 //! Small by default (about a minute); `EASEL_HARNESS_SCALE=large` runs at
 //! least 1,000 jobs and 200 kills.
 //!
-//! It runs twice: on the offline provider, and against Replicate's emulator
-//! (a real HTTP server in this process), where it also checks that no run
-//! of a job made Replicate generate twice: a worker killed mid-submit is
-//! followed by one that finds the prediction by listing.
+//! It runs three times: on the offline provider, and against the Replicate
+//! and OpenAI emulators (real HTTP servers in this process), where it also
+//! checks what each run of a job generated: never twice at Replicate (a
+//! worker killed mid-submit is followed by one that finds the prediction
+//! by listing), and at OpenAI, which cannot be asked, twice only with a
+//! "possible duplicate" entry in the job's timeline.
 
 mod common;
 
@@ -45,6 +47,12 @@ enum Mode {
         base_url: String,
         token: String,
     },
+    /// The OpenAI emulator: a lost answer cannot be found there, so a
+    /// resend must be marked "possible duplicate".
+    OpenAi {
+        base_url: String,
+        key: String,
+    },
 }
 
 fn scale(mode: &Mode) -> Scale {
@@ -60,11 +68,11 @@ fn scale(mode: &Mode) -> Scale {
             jobs: 160,
             kills: 36,
         },
-        (Mode::Replicate { .. }, true) => Scale {
+        (Mode::Replicate { .. } | Mode::OpenAi { .. }, true) => Scale {
             jobs: 400,
             kills: 100,
         },
-        (Mode::Replicate { .. }, false) => Scale {
+        (Mode::Replicate { .. } | Mode::OpenAi { .. }, false) => Scale {
             jobs: 60,
             kills: 16,
         },
@@ -108,9 +116,16 @@ fn spawn_worker(cli: &Cli, mode: &Mode, skew: bool) -> Worker {
 
 /// Point a process at the mode's provider.
 fn with_provider(cmd: &mut std::process::Command, mode: &Mode) {
-    if let Mode::Replicate { base_url, token } = mode {
-        cmd.env("EASEL_REPLICATE_BASE_URL", base_url)
-            .env("REPLICATE_API_TOKEN", token);
+    match mode {
+        Mode::Offline => {}
+        Mode::Replicate { base_url, token } => {
+            cmd.env("EASEL_REPLICATE_BASE_URL", base_url)
+                .env("REPLICATE_API_TOKEN", token);
+        }
+        Mode::OpenAi { base_url, key } => {
+            cmd.env("EASEL_OPENAI_BASE_URL", base_url)
+                .env("OPENAI_API_KEY", key);
+        }
     }
 }
 
@@ -121,10 +136,14 @@ fn signal(child: &Child, sig: &str) {
 }
 
 fn new_job(rng: &mut impl Rng, mode: &Mode, i: usize) -> NewJob {
-    let side = [64u32, 96, 128][rng.random_range(0..3)];
+    let mut side = [64u32, 96, 128][rng.random_range(0..3)];
     let (provider, model) = match mode {
         Mode::Offline => (None, None),
         Mode::Replicate { .. } => (Some("replicate".into()), Some("harness/sd-tiny".into())),
+        Mode::OpenAi { .. } => {
+            side = 256;
+            (Some("openai".into()), Some("gpt-image-2".into()))
+        }
     };
     NewJob {
         request_id: format!("harness-{i}"),
@@ -171,6 +190,20 @@ fn kill_harness() {
 }
 
 #[test]
+fn kill_harness_against_openai() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let key = "sk-emu-Harness00001111".to_string();
+    let emu = rt
+        .block_on(easel_emulator::openai::start(&key, 0))
+        .expect("emulator");
+    let mode = Mode::OpenAi {
+        base_url: emu.base_url.clone(),
+        key,
+    };
+    harness(&rt, &mode, Some(&emu.script));
+}
+
+#[test]
 fn kill_harness_against_replicate() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let token = "r8_HarnessToken0000".to_string();
@@ -184,13 +217,14 @@ fn kill_harness_against_replicate() {
         base_url: emu.base_url.clone(),
         token,
     };
-    harness(&rt, &mode, Some(&emu));
+    harness(&rt, &mode, Some(&emu.script));
 }
 
+/// `generated`: the emulator's count of generations per prompt.
 fn harness(
     rt: &tokio::runtime::Runtime,
     mode: &Mode,
-    replicate: Option<&easel_emulator::replicate::Running>,
+    generated: Option<&easel_emulator::faults::Script>,
 ) {
     let scale = scale(mode);
     let cli = Cli::new();
@@ -205,6 +239,7 @@ fn harness(
         ),
         // Any owner/name model is priced when Replicate bills it: no budget.
         Mode::Replicate { .. } => "concurrency = { replicate = 3 }\n".to_string(),
+        Mode::OpenAi { .. } => "concurrency = { openai = 3 }\n".to_string(),
     };
     std::fs::write(cli.data.path().join("config.toml"), config).expect("config");
     let config = Config::load(
@@ -214,16 +249,22 @@ fn harness(
     .expect("config");
     let engine = match mode {
         Mode::Offline => Engine::open(config).expect("engine"),
-        Mode::Replicate { base_url, token } => {
+        Mode::Replicate {
+            base_url,
+            token: key,
+        }
+        | Mode::OpenAi { base_url, key } => {
+            let id = if matches!(mode, Mode::OpenAi { .. }) {
+                "openai"
+            } else {
+                "replicate"
+            };
             let mut config = config;
-            config
-                .base_urls
-                .insert("replicate".into(), base_url.clone());
+            config.base_urls.insert(id.into(), base_url.clone());
             let registry = easel_engine::providers::Registry::from_config(&config);
             let engine =
                 Engine::open_with(config, registry, easel_engine::Keys::memory()).expect("engine");
-            rt.block_on(engine.set_api_key("replicate", token))
-                .expect("token");
+            rt.block_on(engine.set_api_key(id, key)).expect("key");
             engine
         }
     };
@@ -421,11 +462,18 @@ fn harness(
         }
         // A run is one generation at the provider at most: a worker killed
         // mid-submit is followed by one that finds the prediction.
-        if let Some(emu) = replicate {
-            let made = emu.script.generations(&job.prompt);
-            if made > job.run {
+        // Where the provider cannot be asked (OpenAI), a second generation
+        // in a run must be marked as a possible duplicate.
+        if let Some(script) = generated {
+            let made = script.generations(&job.prompt);
+            let marked = d
+                .timeline
+                .iter()
+                .any(|t| t.detail.contains("possible duplicate"));
+            let allowed = matches!(mode, Mode::OpenAi { .. }) && marked;
+            if made > job.run && !allowed {
                 v.get_mut("generations").expect("k").push(format!(
-                    "{}: {made} predictions in {} runs",
+                    "{}: generated {made} times in {} runs",
                     job.id, job.run
                 ));
             }
@@ -438,7 +486,8 @@ fn harness(
                 .push(format!("{}: completed, no charge", job.id));
         }
     }
-    if charged > budget {
+    // Only the offline run sets a budget (the emulators' jobs have none).
+    if matches!(mode, Mode::Offline) && charged > budget {
         v.get_mut("budget")
             .expect("k")
             .push(format!("charged {charged} > {budget}"));
@@ -474,6 +523,7 @@ fn harness(
     let label = match mode {
         Mode::Offline => "offline",
         Mode::Replicate { .. } => "replicate emulator",
+        Mode::OpenAi { .. } => "openai emulator",
     };
     println!(
         "kill-harness ({label}): creates={created} jobs={} refused_by_budget={} {} kills: SIGKILL={} SIGINT={} \

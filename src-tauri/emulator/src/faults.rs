@@ -121,6 +121,27 @@ pub(crate) fn failing(counter: &Mutex<u32>) -> Option<Response> {
     )
 }
 
+/// Whether the request carries `Bearer {key}`; recorded as
+/// "{what} auth=<ok|bad|none>" either way.
+pub(crate) fn bearer_ok(
+    script: &Script,
+    key: &str,
+    headers: &axum::http::HeaderMap,
+    what: &str,
+) -> bool {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let verdict = match auth {
+        Some(k) if k == key => "ok",
+        Some(_) => "bad",
+        None => "none",
+    };
+    script.record_request(format!("{what} auth={verdict}"));
+    verdict == "ok"
+}
+
 /// Faults to come and what was generated.
 #[derive(Debug, Default)]
 pub struct Script {

@@ -90,25 +90,15 @@ fn error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> R
 
 /// Checks the bearer key; records the request either way.
 fn authorized(app: &App, headers: &HeaderMap, what: &str) -> Result<(), Response> {
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let verdict = match auth {
-        Some(k) if k == app.key => "ok",
-        Some(_) => "bad",
-        None => "none",
-    };
-    app.script.record_request(format!("{what} auth={verdict}"));
-    match verdict {
-        "ok" => Ok(()),
-        _ => Err(error(
+    if faults::bearer_ok(&app.script, &app.key, headers, what) {
+        return Ok(());
+    }
+    Err(error(
             StatusCode::UNAUTHORIZED,
             "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
             "invalid_request_error",
             Some("invalid_api_key"),
-        )),
-    }
+        ))
 }
 
 /// What a generation asks for, from JSON or multipart fields.

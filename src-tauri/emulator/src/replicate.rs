@@ -206,24 +206,14 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
 }
 
 fn authorized(app: &App, headers: &HeaderMap, what: &str) -> Result<(), Response> {
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let verdict = match auth {
-        Some(k) if k == app.key => "ok",
-        Some(_) => "bad",
-        None => "none",
-    };
-    app.script.record_request(format!("{what} auth={verdict}"));
-    match verdict {
-        "ok" => Ok(()),
-        _ => Err(problem(
-            StatusCode::UNAUTHORIZED,
-            "Unauthenticated",
-            "You did not pass a valid authentication token",
-        )),
+    if faults::bearer_ok(&app.script, &app.key, headers, what) {
+        return Ok(());
     }
+    Err(problem(
+        StatusCode::UNAUTHORIZED,
+        "Unauthenticated",
+        "You did not pass a valid authentication token",
+    ))
 }
 
 fn prediction_json(app: &App, p: &Prediction) -> Value {

@@ -235,8 +235,13 @@ async fn submit(
     }
     let mut note = "accepted by the provider".to_string();
     // Why the provider is asked before submitting: a previous worker died
-    // mid-submit, or a submit's answer was lost (timeout, reset).
+    // mid-submit, or a submit's answer was lost (timeout, reset). A worker
+    // that died before sending anything (see `fence`) left nothing to find.
     let mut reconcile = recovered.then_some("after a restart");
+    if recovered && !was_sent(run, &job).await? {
+        reconcile = None;
+        note = "submitted after a restart (the first submit had not been sent)".to_string();
+    }
     let (mut unknown, mut lookups) = (0u32, 0u32);
     loop {
         if let Some(why) = reconcile.take() {
@@ -337,17 +342,34 @@ async fn submit(
     }
 }
 
+/// Whether this attempt's submit may have gone out before a restart.
+async fn was_sent(run: &Run, job: &JobSummary) -> Result<bool, EngineError> {
+    let (id, attempt) = (job.id.clone(), job.attempts);
+    run.sh
+        .db(move |s| s.read(|c| q::attempt_sent(c, &id, attempt)))
+        .await
+}
+
 /// How long a runner that took over a job waits before listing the
 /// provider's jobs (see `submit`).
 const LISTING_GRACE_MS: u64 = 1_000;
 
-/// Renew the lease now; false (and the runner stops) when it is not ours.
+/// Renew the lease now and record that the submit is going out; false
+/// (and the runner stops) when the job is not ours.
 async fn fence(run: &mut Run, job: &JobSummary) -> Result<bool, EngineError> {
-    let (id, lease) = (job.id.clone(), run.lease.clone());
+    let (id, lease, attempt) = (job.id.clone(), run.lease.clone(), job.attempts);
     let until = now_ms() + run.sh.config.lease_ms as i64;
     let held = run
         .sh
-        .db(move |s| s.write(|tx| q::heartbeat(tx, &id, &lease, until)))
+        .db(move |s| {
+            s.write(|tx| {
+                let held = q::heartbeat(tx, &id, &lease, until)?;
+                if held {
+                    q::mark_attempt_sent(tx, &id, attempt, now_ms())?;
+                }
+                Ok(held)
+            })
+        })
         .await?;
     if !held {
         tracing::warn!("the lease was lost before submitting; not sending");

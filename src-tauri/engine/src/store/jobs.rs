@@ -928,6 +928,27 @@ pub fn set_attempt_handle(
     Ok(())
 }
 
+/// Record that attempt `number`'s submit is about to go out (kept if set).
+pub fn mark_attempt_sent(tx: &Transaction<'_>, job_id: &str, number: u32, now: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE attempts SET sent_at = COALESCE(sent_at, ?3) WHERE job_id = ?1 AND number = ?2",
+        params![job_id, number, now],
+    )?;
+    Ok(())
+}
+
+/// Whether attempt `number`'s submit may have gone out (see above).
+pub fn attempt_sent(conn: &Connection, job_id: &str, number: u32) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT sent_at IS NOT NULL FROM attempts WHERE job_id = ?1 AND number = ?2",
+            params![job_id, number],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(true))
+}
+
 /// Close an attempt once; a second close (duplicate settlement) is ignored.
 pub fn finish_attempt(
     tx: &Transaction<'_>,

@@ -169,9 +169,14 @@ ALTER TABLE jobs ADD COLUMN save_deferred_since INTEGER;
 ///   until the provider acknowledges, so a crash or a failed call never
 ///   leaves a canceled job generating (and billing) there;
 /// - what the provider said a run cost, charged at completion instead of
-///   the estimate (NULL: not said).
+///   the estimate (NULL: not said);
+/// - when an attempt's submit was about to be sent: recovery of an attempt
+///   never sent resubmits without calling it a possible duplicate.
 const V4: &str = r#"
 ALTER TABLE jobs ADD COLUMN provider_cost_micros INTEGER;
+ALTER TABLE attempts ADD COLUMN sent_at INTEGER;
+-- Attempts from before this column may have been sent.
+UPDATE attempts SET sent_at = started_at;
 CREATE TABLE provider_cancels (
     job_id       TEXT PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
     provider     TEXT NOT NULL,
