@@ -35,6 +35,8 @@ struct Run {
     lost: watch::Receiver<bool>,
     /// Files this runner wrote that no committed asset row names yet.
     written: Vec<PathBuf>,
+    /// Jobs a webhook said to poll now, from the moment this runner started.
+    pokes: broadcast::Receiver<String>,
 }
 
 impl Run {
@@ -42,28 +44,34 @@ impl Run {
         *self.lost.borrow()
     }
 
-    /// Wait for the next poll: `d`, or less when a webhook pokes `job_id`;
-    /// true if the lease was lost.
+    /// Wait for the next poll: `d`, or less when a webhook pokes `job_id`
+    /// (since this runner started: a poke that came during a poll is not
+    /// lost); true if the lease was lost.
     async fn poll_wait(&mut self, d: Duration, job_id: &str) -> bool {
-        let mut pokes = self.sh.pokes.subscribe();
+        let mut lost = self.lost.clone();
+        let pokes = &mut self.pokes;
         let poked = async move {
             loop {
                 match pokes.recv().await {
                     Ok(id) if id == job_id => return,
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Ok(_) => {}
+                    // Missed some: ours may be among them; polling once more
+                    // costs nothing.
+                    Err(broadcast::error::RecvError::Lagged(_)) => return,
                     // No more senders: wait out the interval.
                     Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
                 }
             }
         };
-        let slept = tokio::select! {
-            lost = self.sleep(d) => Some(lost),
-            () = poked => None,
+        let lease_lost = tokio::select! {
+            () = tokio::time::sleep(d) => false,
+            _ = lost.wait_for(|l| *l) => true,
+            () = poked => {
+                tracing::debug!("poked by a webhook: polling now");
+                false
+            }
         };
-        slept.unwrap_or_else(|| {
-            tracing::debug!("poked by a webhook: polling now");
-            self.is_lost()
-        })
+        lease_lost || self.is_lost()
     }
 
     /// Sleep, waking early when the lease is lost; true if it was.
@@ -97,6 +105,7 @@ pub(crate) async fn drive(sh: Arc<Shared>, job: JobSummary, recovered: bool) {
             lost_tx,
         )));
         let mut run = Run {
+            pokes: sh.pokes.subscribe(),
             sh: Arc::clone(&sh),
             lease,
             key: None,
