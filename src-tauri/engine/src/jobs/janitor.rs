@@ -15,6 +15,23 @@ use crate::store::now_ms;
 const WINDOW_MS: i64 = 60 * 60 * 1000;
 const MAX_JOBS: u32 = 500;
 
+/// Webhook deliveries are remembered this long: providers stop retrying a
+/// delivery within hours (Replicate), so an older id never comes back.
+const DELIVERIES_KEPT_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Forget webhook deliveries older than `DELIVERIES_KEPT_MS`.
+pub(crate) async fn prune_webhook_deliveries(sh: &Shared) {
+    let before = now_ms() - DELIVERIES_KEPT_MS;
+    let pruned = sh
+        .db(move |s| s.write(|tx| crate::store::webhooks::prune_deliveries(tx, before)))
+        .await;
+    match pruned {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deliveries = n, "forgot old webhook deliveries"),
+        Err(e) => tracing::warn!(error = %e, "cannot prune webhook deliveries"),
+    }
+}
+
 /// Staged outputs of jobs that ended (or no longer exist) without their
 /// runner removing them: canceled from another process mid-save, or a
 /// runner killed between settling and cleaning up.

@@ -182,11 +182,9 @@ async fn secret_of(
 /// Start the receiver when enabled; the status says where or why not.
 pub async fn start(sh: &Arc<Shared>) -> Option<tokio::task::JoinHandle<()>> {
     let settings = &sh.config.webhooks;
-    let mut status = WebhookStatus {
-        enabled: settings.enabled,
-        public_url: settings.public_url.clone(),
-        ..WebhookStatus::default()
-    };
+    // Only what running it says; `enabled` and `public_url` are the
+    // configuration's, read by `Engine::webhook_status`.
+    let mut status = WebhookStatus::default();
     let task = if settings.enabled {
         match bind(Arc::clone(sh)).await {
             Ok((addr, task)) => {
