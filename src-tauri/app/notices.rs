@@ -138,6 +138,9 @@ mod tests {
             asset_count: 0,
             reference_ids: vec![],
             lease_epoch: 0,
+            params: Default::default(),
+            queue_position: None,
+            provider_message: None,
         }
     }
 

@@ -28,6 +28,10 @@ pub struct GenerateArgs {
     /// (offline: easel-remix-1); repeat for several.
     #[arg(long = "reference", value_name = "FILE")]
     references: Vec<std::path::PathBuf>,
+    /// A setting of the model's own, as NAME=VALUE (`easel-cli models`
+    /// lists them); repeat for several.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
     /// Idempotency key: the same id twice yields the same job.
     #[arg(long)]
     request_id: Option<String>,
@@ -40,6 +44,17 @@ pub struct GenerateArgs {
 
 pub async fn generate(engine: &Engine, a: GenerateArgs) -> Result<ExitCode, EngineError> {
     let (width, height) = parse_size(&a.size)?;
+    let mut params = easel_engine::Params::new();
+    for p in &a.params {
+        let (name, value) = p
+            .split_once('=')
+            .ok_or_else(|| EngineError::InvalidInput(format!("--param {p:?} is not NAME=VALUE")))?;
+        // As text: the engine reads it as the parameter's type.
+        params.insert(
+            name.trim().to_string(),
+            easel_engine::ParamValue::Text(value.trim().to_string()),
+        );
+    }
     let mut reference_ids = Vec::new();
     for path in &a.references {
         let bytes = std::fs::read(path).map_err(|source| EngineError::Io {
@@ -62,6 +77,7 @@ pub async fn generate(engine: &Engine, a: GenerateArgs) -> Result<ExitCode, Engi
             count: a.count,
             seed: a.seed,
             reference_ids,
+            params,
         })
         .await?;
     if !a.wait {
@@ -234,4 +250,30 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The models each provider offers: sizes, limits, parameters and price.
+pub fn models(engine: &Engine, provider: Option<&str>, json: bool) -> ExitCode {
+    let providers: Vec<_> = engine
+        .providers()
+        .into_iter()
+        .filter(|(id, _)| provider.is_none_or(|p| p == *id))
+        .collect();
+    if json {
+        let value: Vec<_> = providers
+            .iter()
+            .map(|(id, caps)| serde_json::json!({"provider": id, "capabilities": caps}))
+            .collect();
+        output::json(&value);
+        return ExitCode::SUCCESS;
+    }
+    for (id, caps) in &providers {
+        for m in &caps.models {
+            print!("{}", output::model_text(id, m));
+        }
+        if let Some(other) = &caps.other_models {
+            print!("{}", output::model_text(id, other));
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -55,6 +55,13 @@ enum Command {
         #[arg(long)]
         until_idle: bool,
     },
+    /// The models each provider offers: sizes, limits, parameters, price.
+    Models {
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Provider API keys: set (from stdin), check, delete, list.
     Key {
         #[command(subcommand)]
@@ -118,5 +125,8 @@ async fn run(cli: Cli) -> Result<ExitCode, EngineError> {
         }
         Command::Work { until_idle } => commands::work(&engine, until_idle).await,
         Command::Key { command } => keys::run(&engine, command).await,
+        Command::Models { provider, json } => {
+            Ok(commands::models(&engine, provider.as_deref(), json))
+        }
     }
 }

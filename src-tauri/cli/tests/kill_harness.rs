@@ -156,6 +156,7 @@ fn new_job(rng: &mut impl Rng, mode: &Mode, i: usize) -> NewJob {
         count: rng.random_range(1..=3),
         seed: Some(rng.random_range(0..1_000_000)),
         reference_ids: vec![],
+        params: Default::default(),
     }
 }
 
@@ -418,7 +419,10 @@ fn harness(
                 .push(format!("{}: assets while {}", job.id, job.status));
         }
         // Ledger: per run, a reservation ends in exactly one charge or
-        // release, except the current run of a job that is still open.
+        // release, except the current run of a job that is still open
+        // (charged already if the provider finished it). A run is charged
+        // exactly when the provider finished it: once per "provider
+        // finished" line, whatever became of the run afterwards.
         let mut runs: BTreeMap<u32, (usize, usize, usize)> = BTreeMap::new();
         for e in &d.ledger {
             let r = runs.entry(e.run).or_default();
@@ -434,10 +438,10 @@ fn harness(
         for (run, (reserve, charge, release)) in runs {
             let current_open = run == job.run && !job.status.is_terminal();
             let ok = if current_open {
-                charge + release == 0
+                release == 0 && charge <= 1
             } else if reserve == 1 {
                 charge + release == 1
-                    && (charge == 1) == (run == job.run && job.status == JobStatus::Completed)
+                    && (run != job.run || job.status != JobStatus::Completed || charge == 1)
             } else {
                 charge + release == 0
             };
@@ -477,6 +481,22 @@ fn harness(
                     job.id, job.run
                 ));
             }
+        }
+        let finished = d
+            .timeline
+            .iter()
+            .filter(|t| t.detail.starts_with("provider finished"))
+            .count();
+        let charges = d
+            .ledger
+            .iter()
+            .filter(|e| e.kind == LedgerKind::Charge)
+            .count();
+        if charges != finished {
+            v.get_mut("ledger").expect("k").push(format!(
+                "{}: {charges} charges for {finished} runs the provider finished",
+                job.id
+            ));
         }
         if job.status == JobStatus::Completed
             && d.ledger.iter().all(|e| e.kind != LedgerKind::Charge)

@@ -225,3 +225,99 @@ async fn a_replicate_generation_end_to_end_with_the_token_from_the_environment()
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_settings_from_the_catalog_on_the_command_line() {
+    let emu = openai::start(KEY, 0).await.expect("emulator");
+    let cli = Cli::new();
+    let at = || {
+        let mut c = cli.cmd();
+        c.env("EASEL_OPENAI_BASE_URL", &emu.base_url)
+            .env("OPENAI_API_KEY", KEY);
+        c
+    };
+
+    // What each model takes, from the catalog.
+    let models = run(at(), &["models", "--provider", "replicate"]);
+    let (out, err) = text(&models);
+    assert!(models.status.success(), "{out}\n{err}");
+    for expected in [
+        "replicate  black-forest-labs/flux-schnell  FLUX.1 [schnell]",
+        "1344x768 (16:9 1 MP)",
+        "512x512 (1:1 0.25 MP)",
+        "--param num_inference_steps=1..4  (Steps, default 4)",
+        "--param output_format=png|webp|jpg  (Format, default png)",
+        "negative prompt: no",
+        "replicate  OWNER/NAME",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+    }
+
+    // Settings the request gets wrong are refused before anything is made.
+    for (args, said) in [
+        (
+            vec!["--param", "quality=ultra"],
+            r#"quality "ultra" is not one of auto, low, medium, high"#,
+        ),
+        (
+            vec!["--param", "style=vivid"],
+            r#"has no parameter "style""#,
+        ),
+        (vec!["--negative", "blur"], "takes no negative prompt"),
+        (vec!["--size", "4096x256"], "out of range"),
+    ] {
+        let mut all = vec!["generate", "--provider", "openai", "--prompt", "refused"];
+        if !args.contains(&"--size") {
+            all.extend(["--size", "512x512"]);
+        }
+        all.extend(args);
+        let refused = run(at(), &all);
+        let (out, err) = text(&refused);
+        assert_eq!(refused.status.code(), Some(2), "{all:?}: {out}\n{err}");
+        assert!(err.contains(said), "{all:?}: {err}");
+    }
+    assert_eq!(emu.script.generations("refused"), 0);
+
+    // High quality as JPEG: sent as asked, stored as a JPEG, and charged
+    // what the answer's usage costs at high quality.
+    let prompt = "a kite at noon";
+    let generated = run(
+        at(),
+        &[
+            "generate",
+            "--provider",
+            "openai",
+            "--prompt",
+            prompt,
+            "--size",
+            "512x512",
+            "--param",
+            "quality=high",
+            "--param",
+            "output_format=jpeg",
+            "--wait",
+        ],
+    );
+    let (out, err) = text(&generated);
+    assert!(generated.status.success(), "{out}\n{err}");
+    let id = out.split_whitespace().next().expect("job id").to_string();
+    let d = cli.json(&["show", &id, "--json"]);
+    assert_eq!(d["job"]["status"], "completed", "{d}");
+    assert_eq!(d["job"]["params"]["quality"], "high", "{d}");
+    assert_eq!(
+        d["job"]["params"]["background"], "auto",
+        "defaults filled in: {d}"
+    );
+    let path = d["assets"][0]["path"].as_str().expect("path");
+    assert!(path.ends_with(".jpg"), "{path}");
+    let charges: Vec<i64> = d["ledger"]
+        .as_array()
+        .expect("ledger")
+        .iter()
+        .filter(|e| e["kind"] == "charge")
+        .filter_map(|e| e["amount_micros"].as_i64())
+        .collect();
+    // 4 words + 8 text tokens in at $5/M, 4160 image tokens out at $40/M.
+    assert_eq!(charges, [12 * 5 + 4160 * 40], "{d}");
+    assert_eq!(d["job"]["estimated_cost_micros"], 167_000, "{d}");
+}

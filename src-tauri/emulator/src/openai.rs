@@ -109,6 +109,8 @@ struct Ask {
     height: u32,
     format: ImageFormat,
     format_name: &'static str,
+    /// `low`, `medium`, `high` or `auto`.
+    quality: String,
     references: usize,
 }
 
@@ -117,6 +119,7 @@ fn parse_ask(
     n: Option<u64>,
     size: Option<&str>,
     format: Option<&str>,
+    quality: Option<&str>,
     references: usize,
 ) -> Result<Ask, Response> {
     let bad = |m: &str| error(StatusCode::BAD_REQUEST, m, "invalid_request_error", None);
@@ -149,6 +152,10 @@ fn parse_ask(
         "jpeg" => (ImageFormat::Jpeg, "jpeg"),
         _ => return Err(bad("output_format must be png or jpeg (this emulator)")),
     };
+    let quality = quality.unwrap_or("auto");
+    if !["low", "medium", "high", "auto"].contains(&quality) {
+        return Err(bad("quality must be low, medium, high or auto"));
+    }
     Ok(Ask {
         prompt: prompt.to_string(),
         n: n as u32,
@@ -156,6 +163,7 @@ fn parse_ask(
         height,
         format,
         format_name,
+        quality: quality.to_string(),
         references,
     })
 }
@@ -177,6 +185,7 @@ async fn generations(State(app): State<Arc<App>>, headers: HeaderMap, body: Stri
         v["n"].as_u64(),
         v["size"].as_str(),
         v["output_format"].as_str(),
+        v["quality"].as_str(),
         0,
     ) {
         Ok(ask) => ask,
@@ -189,7 +198,8 @@ async fn edits(State(app): State<Arc<App>>, headers: HeaderMap, mut form: Multip
     if let Err(r) = authorized(&app, &headers, "POST /v1/images/edits") {
         return r;
     }
-    let (mut prompt, mut n, mut size, mut format, mut images) = (None, None, None, None, 0);
+    let (mut prompt, mut n, mut size, mut format, mut quality, mut images) =
+        (None, None, None, None, None, 0);
     loop {
         let field = match form.next_field().await {
             Ok(Some(field)) => field,
@@ -229,6 +239,7 @@ async fn edits(State(app): State<Arc<App>>, headers: HeaderMap, mut form: Multip
             "n" => n = text().parse::<u64>().ok(),
             "size" => size = Some(text()),
             "output_format" => format = Some(text()),
+            "quality" => quality = Some(text()),
             _ => {}
         }
     }
@@ -245,6 +256,7 @@ async fn edits(State(app): State<Arc<App>>, headers: HeaderMap, mut form: Multip
         n,
         size.as_deref(),
         format.as_deref(),
+        quality.as_deref(),
         images,
     ) {
         Ok(ask) => ask,
@@ -271,7 +283,14 @@ async fn answer(app: &App, ask: Ask) -> Response {
             json!({"b64_json": b64(&bytes), "revised_prompt": format!("{} (revised)", ask.prompt)})
         })
         .collect();
-    let output_tokens = 272 * ask.n;
+    // OpenAI's published output tokens for a 1024² image at each quality
+    // ("auto" picks medium here).
+    let per_image = match ask.quality.as_str() {
+        "low" => 272,
+        "high" => 4160,
+        _ => 1056,
+    };
+    let output_tokens = per_image * ask.n;
     let image_tokens = 323 * ask.references as u32;
     let text_tokens = ask.prompt.split_whitespace().count() as u32 + 8;
     let body = json!({
@@ -279,7 +298,7 @@ async fn answer(app: &App, ask: Ask) -> Response {
         "data": data,
         "background": "opaque",
         "output_format": ask.format_name,
-        "quality": "medium",
+        "quality": if ask.quality == "auto" { "medium" } else { ask.quality.as_str() },
         "size": format!("{}x{}", ask.width, ask.height),
         "usage": {
             "input_tokens": text_tokens + image_tokens,

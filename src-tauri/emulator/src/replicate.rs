@@ -140,6 +140,14 @@ impl Running {
             .collect()
     }
 
+    /// The input prediction `id` was created with.
+    pub fn input_of(&self, id: &str) -> Option<Value> {
+        lock(&self.app.predictions)
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.input.clone())
+    }
+
     /// The status prediction `id` has now.
     pub fn status(&self, id: &str) -> Option<String> {
         lock(&self.app.predictions)
@@ -523,16 +531,21 @@ async fn file(
     ([("content-type", "image/png")], bytes).into_response()
 }
 
-/// The size a FLUX-style `aspect_ratio` (about one megapixel) or explicit
-/// `width`/`height` comes out at.
+/// The size a FLUX-style `aspect_ratio` at `megapixels` (default 1, as
+/// 2^20 pixels) or explicit `width`/`height` comes out at.
 fn dimensions(input: &Value) -> (u32, u32) {
     if let Some((a, b)) = input["aspect_ratio"]
         .as_str()
         .and_then(|r| r.split_once(':'))
         .and_then(|(a, b)| Some((a.parse::<f64>().ok()?, b.parse::<f64>().ok()?)))
     {
-        let w = (1_048_576.0 * a / b).sqrt();
-        let h = 1_048_576.0 / w;
+        let megapixels = input["megapixels"]
+            .as_str()
+            .and_then(|m| m.parse::<f64>().ok())
+            .unwrap_or(1.0);
+        let pixels = 1_048_576.0 * megapixels;
+        let w = (pixels * a / b).sqrt();
+        let h = pixels / w;
         let round16 = |x: f64| ((x / 16.0).round() * 16.0).max(16.0) as u32;
         return (round16(w), round16(h));
     }

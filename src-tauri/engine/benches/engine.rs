@@ -61,6 +61,7 @@ fn job(n: u64, size: u32) -> NewJob {
         count: 1,
         seed: Some(n),
         reference_ids: vec![],
+        params: Default::default(),
     }
 }
 

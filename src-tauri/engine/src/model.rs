@@ -148,7 +148,41 @@ pub struct NewJob {
     #[serde(default)]
     #[ts(as = "Option<Vec<String>>", optional)]
     pub reference_ids: Vec<String>,
+    /// The model's own settings (`ModelInfo::params`); a missing one takes
+    /// its default.
+    #[serde(default)]
+    #[ts(as = "Option<Params>", optional)]
+    pub params: Params,
 }
+
+/// A parameter's value as a request carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(untagged)]
+#[ts(export)]
+pub enum ParamValue {
+    Bool(bool),
+    Int(#[ts(type = "number")] i64),
+    Text(String),
+}
+
+impl ParamValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ParamValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            ParamValue::Bool(b) => (*b).into(),
+            ParamValue::Int(i) => (*i).into(),
+            ParamValue::Text(s) => s.as_str().into(),
+        }
+    }
+}
+
+pub type Params = std::collections::BTreeMap<String, ParamValue>;
 
 /// The validated, stored description of what to generate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -164,6 +198,9 @@ pub struct JobSpec {
     #[ts(type = "number")]
     pub seed: u64,
     pub reference_ids: Vec<String>,
+    /// Every parameter of the model, defaults filled in.
+    #[serde(default, skip_serializing_if = "Params::is_empty")]
+    pub params: Params,
 }
 
 /// A job as the gallery and events see it.
@@ -214,6 +251,12 @@ pub struct JobSummary {
     /// changes nothing.
     #[ts(type = "number")]
     pub lease_epoch: i64,
+    /// The model's settings it was asked with.
+    pub params: Params,
+    /// While waiting at the provider: its place in the provider's queue,
+    /// and what the provider says it is doing, where it says.
+    pub queue_position: Option<u32>,
+    pub provider_message: Option<String>,
 }
 
 impl JobSummary {
@@ -233,6 +276,7 @@ impl JobSummary {
             count: self.count,
             seed: self.seed,
             reference_ids: self.reference_ids.clone(),
+            params: self.params.clone(),
         }
     }
 }

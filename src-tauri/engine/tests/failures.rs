@@ -9,7 +9,7 @@ use common::{env, env_with_provider, fast_config, files, new_job, test_capabilit
 use easel_engine::providers::offline::render::render_png;
 use easel_engine::providers::{
     Capabilities, FailureKind, Output, OutputMeta, PollStatus, Provider, ProviderError,
-    SubmitRequest, Submitted,
+    SubmitRequest, Submitted, Waiting,
 };
 use easel_engine::{ApiKey, Engine, JobSpec, JobStatus, Keys, LedgerKind, NewJob, RunUntil};
 use std::collections::VecDeque;
@@ -27,6 +27,9 @@ enum Outputs {
     OneShort,
     /// An SVG drawing, which is not stored.
     Svg,
+    /// A PNG cut short: it looks like an image until it is decoded, when
+    /// the job is saved, after the provider finished (and billed).
+    Truncated,
 }
 
 struct Scripted {
@@ -172,6 +175,7 @@ impl Scripted {
                 Outputs::LastGarbage => Some(image(i)),
                 Outputs::OneShort if i + 1 == spec.count => None,
                 Outputs::OneShort => Some(image(i)),
+                Outputs::Truncated => Some(image(i)[..120].to_vec()),
             })
             .map(|bytes| easel_engine::providers::Output {
                 bytes,
@@ -347,9 +351,7 @@ async fn a_content_policy_refusal_fails_at_once() {
 async fn a_failed_poll_polls_again_and_never_resubmits() {
     let polls = vec![
         Err(err(FailureKind::Retryable, None)),
-        Ok(PollStatus::Pending {
-            progress: Some(0.5),
-        }),
+        Ok(Waiting::progress(Some(0.5))),
         Err(err(FailureKind::RateLimited, Some(50))),
         Ok(PollStatus::Done),
     ];
@@ -841,4 +843,76 @@ async fn wait_until_saving_waits_for_the_library(engine: &Engine, id: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the job should wait in saving while the library is missing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_the_provider_finished_is_charged_even_if_saving_fails_and_a_retry_is_charged_again()
+{
+    let s = setup(Scripted::new(vec![], vec![], Outputs::Truncated));
+    let d = run(&s, "billed").await;
+    assert_eq!(d.job.status, JobStatus::Failed, "{:?}", d.timeline);
+    assert_eq!(d.job.error_code.as_deref(), Some("invalid_image"));
+    // The provider billed when it finished: the run is charged, not
+    // released, although no image could be kept.
+    let entries = |d: &easel_engine::JobDetail| -> Vec<(u32, LedgerKind)> {
+        d.ledger.iter().map(|l| (l.run, l.kind)).collect()
+    };
+    assert_eq!(
+        entries(&d),
+        [(1, LedgerKind::Reserve), (1, LedgerKind::Charge)]
+    );
+    // A retry is a new generation, paid again: run 2 has its own charge.
+    s.engine.retry(&d.job.id).await.expect("retry");
+    let d = common::settle(&s.engine, &d.job.id).await;
+    assert_eq!(d.job.status, JobStatus::Failed);
+    assert_eq!(
+        entries(&d),
+        [
+            (1, LedgerKind::Reserve),
+            (1, LedgerKind::Charge),
+            (2, LedgerKind::Reserve),
+            (2, LedgerKind::Charge)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_provider_says_while_queued_reaches_the_job_and_goes_when_it_finishes() {
+    let said = |position: u32| {
+        Ok(PollStatus::Pending(Waiting {
+            queue_position: Some(position),
+            message: Some(format!("{position} ahead in the queue")),
+            ..Waiting::default()
+        }))
+    };
+    let polls = vec![
+        said(2),
+        said(2),
+        said(0),
+        Ok(Waiting::progress(Some(0.5))),
+        Ok(PollStatus::Done),
+    ];
+    let s = setup(Scripted::new(vec![], polls, Outputs::Image));
+    let mut events = s.engine.subscribe();
+    let d = run(&s, "queued").await;
+    assert_eq!(d.job.status, JobStatus::Completed);
+    assert_eq!((d.job.queue_position, d.job.provider_message), (None, None));
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if e.job.id == d.job.id && e.job.status == JobStatus::Processing {
+            seen.push((e.job.queue_position, e.job.provider_message.clone()));
+        }
+    }
+    // Each change is published once (the repeated answer is not), and the
+    // queue position goes once the provider reports progress instead.
+    let said: Vec<_> = seen.iter().filter(|s| s.0.is_some()).cloned().collect();
+    assert_eq!(
+        said,
+        [
+            (Some(2), Some("2 ahead in the queue".to_string())),
+            (Some(0), Some("0 ahead in the queue".to_string()))
+        ],
+        "{seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&(None, None)), "{seen:?}");
 }

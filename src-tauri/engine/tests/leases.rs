@@ -24,6 +24,7 @@ fn insert(store: &Store, id: &str, now: i64) {
         count: 1,
         seed: 1,
         reference_ids: vec![],
+        params: Default::default(),
     };
     store
         .write(|tx| {

@@ -110,9 +110,10 @@ async fn generates_stores_and_charges_once_and_the_key_is_written_nowhere() {
     assert_eq!(image_calls(&s), ["POST /v1/images/generations auth=ok"]);
     assert_eq!(ledger(&d), [LedgerKind::Reserve, LedgerKind::Charge]);
     // Charged what the answer's token usage costs, not the estimate: the
-    // emulator reports 2 × 272 image tokens out and 13 text tokens in.
+    // emulator reports 2 × 1056 image tokens out (quality "auto", its
+    // default, as medium) and 13 text tokens in.
     let charged = d.ledger[1].amount_micros;
-    assert_eq!(charged, 13 * 5 + 2 * 272 * 40, "{:?}", d.ledger);
+    assert_eq!(charged, 13 * 5 + 2 * 1056 * 40, "{:?}", d.ledger);
     assert_ne!(charged, d.job.estimated_cost_micros);
     assert!(
         files_containing(&[s.data.path(), s.library.path()], KEY).is_empty(),

@@ -99,15 +99,15 @@ async fn a_fast_model_answers_within_prefer_wait_and_is_stored_at_its_real_size(
     for a in &d.assets {
         let bytes = std::fs::read(&a.path).expect("stored image");
         let img = image::load_from_memory(&bytes).expect("decodes");
-        // FLUX takes an aspect ratio, not a size: 512×512 asked, 1:1 at
-        // about a megapixel came back, and that is what is recorded.
-        assert_eq!((img.width(), img.height()), (1024, 1024));
-        assert_eq!((a.width, a.height), (1024, 1024));
+        // FLUX takes an aspect ratio and megapixels, not a size: 512×512
+        // is 1:1 at 0.25 MP, and the size that came back is recorded.
+        assert_eq!((img.width(), img.height()), (512, 512));
+        assert_eq!((a.width, a.height), (512, 512));
         // The embedded metadata gives the size made, and no seed for a
         // batch (Replicate does not say which seed made which image).
         let text = common::parameters_text(&bytes);
         assert!(
-            text.contains("\nSize: 1024x1024, Model: black-forest-labs/flux-schnell"),
+            text.contains("\nSize: 512x512, Model: black-forest-labs/flux-schnell"),
             "{text}"
         );
     }
@@ -130,10 +130,37 @@ async fn a_fast_model_answers_within_prefer_wait_and_is_stored_at_its_real_size(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slower_model_is_polled_until_it_succeeds() {
     let s = setup(|_| {}).await;
-    s.emu.control.set_processing(Duration::from_millis(600));
+    // "starting" (a cold boot) for the first third, then "processing".
+    s.emu.control.set_processing(Duration::from_millis(2400));
+    let mut events = s.engine.subscribe();
     let d = run(&s, job(DEV, "a lighthouse in fog", 1)).await;
     completed(&d);
+    // While Replicate boots the model, the job says so.
+    let mut messages = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if e.job.status == JobStatus::Processing {
+            messages.push(e.job.provider_message.clone());
+        }
+    }
+    assert!(
+        messages.contains(&Some("Starting: Replicate is booting the model".into())),
+        "{messages:?}"
+    );
+    assert_eq!(d.job.provider_message, None);
     let id = &s.emu.predictions_for("a lighthouse in fog")[0];
+    // The model's settings went as its input: 512×512 is 1:1 at 0.25 MP,
+    // with FLUX.1 [dev]'s default steps.
+    let input = s.emu.input_of(id).expect("input");
+    for (name, value) in [
+        ("aspect_ratio", serde_json::json!("1:1")),
+        ("megapixels", serde_json::json!("0.25")),
+        ("num_inference_steps", serde_json::json!(28)),
+        ("go_fast", serde_json::json!(true)),
+        ("output_format", serde_json::json!("png")),
+    ] {
+        assert_eq!(input[name], value, "{name} in {input}");
+    }
+    assert!(input.get("negative_prompt").is_none(), "{input}");
     let polls = s
         .emu
         .script

@@ -15,7 +15,7 @@ import {
 import type { Catalog } from './catalog.svelte';
 import type { JobStore } from './jobs.svelte';
 import { notices } from './notices.svelte';
-import { clampCount, fitPreset } from './sizes';
+import { clampCount, fitSize } from './sizes';
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -91,21 +91,24 @@ export async function rerun(
     const provider = catalog.provider(providerId);
     request.provider = providerId;
     request.model = provider?.capabilities.default_model;
-    // Keep the aspect, but at a size and count the other model accepts.
+    // Keep the aspect, but at a size and count the other model accepts,
+    // with its default settings.
     const model = catalog.model(providerId, request.model);
     if (model) {
-      const fitted = fitPreset({ label: '', width: job.width, height: job.height }, model);
+      const fitted = fitSize(model.sizes, job.width, job.height);
       if (fitted) {
         request.width = fitted.width;
         request.height = fitted.height;
       }
       request.count = clampCount(job.count, model.max_count);
+      if (!model.negative_prompt) delete request.negative_prompt;
     }
   } else {
     request.provider = job.provider;
     request.model = job.model;
-    // The same model takes the same reference images.
+    // The same model takes the same reference images and settings.
     if (job.reference_ids.length > 0) request.reference_ids = job.reference_ids;
+    if (Object.keys(job.params).length > 0) request.params = job.params;
   }
   try {
     const created = await createJob(request);

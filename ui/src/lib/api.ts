@@ -17,6 +17,9 @@ import type { JobSummary } from './bindings/JobSummary';
 import type { KeyCheck } from './bindings/KeyCheck';
 import type { KeyState } from './bindings/KeyState';
 import type { ModelInfo } from './bindings/ModelInfo';
+import type { ParamSpec } from './bindings/ParamSpec';
+import type { ParamValue } from './bindings/ParamValue';
+import type { SizeRule } from './bindings/SizeRule';
 import type { ProviderInfo } from './bindings/ProviderInfo';
 import type { ReferenceImage } from './bindings/ReferenceImage';
 import type { StartupReport } from './bindings/StartupReport';
@@ -35,6 +38,9 @@ export type {
   KeyCheck,
   KeyState,
   ModelInfo,
+  ParamSpec,
+  ParamValue,
+  SizeRule,
   ProviderInfo,
   ReferenceImage,
   StartupReport,

@@ -5,13 +5,13 @@ import { shutdownNote, typedModel } from './models';
 const other: ModelInfo = {
   id: '',
   name: 'Any Replicate model (owner/name)',
-  min_side: 64,
-  max_side: 2048,
-  side_multiple: 8,
+  sizes: { kind: 'free', min_side: 64, max_side: 2048, multiple: 8, max_pixels: null, max_aspect: null },
   max_count: 4,
   max_reference_images: 0,
   max_reference_bytes: 0,
-  price_per_image_micros: 0,
+  negative_prompt: true,
+  params: [],
+  price: { per_image_micros: 0, per_token: null },
 };
 
 describe('typedModel', () => {

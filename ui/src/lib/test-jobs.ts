@@ -33,6 +33,9 @@ export function testJob(id: string, extra: Partial<JobSummary> = {}): JobSummary
     asset_count: 0,
     lease_epoch: 0,
     reference_ids: [],
+    params: {},
+    queue_position: null,
+    provider_message: null,
     ...extra,
   };
 }

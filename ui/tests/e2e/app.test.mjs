@@ -234,6 +234,61 @@ test('a model the provider will shut down is marked with its date', T, async () 
   await close(page);
 });
 
+test('the generate panel shows the controls the model takes: aspect × resolution, its settings, its price', T, async () => {
+  const page = await open();
+  await page.locator('#provider').selectOption('studio-sim');
+  await page.locator('#model').selectOption('sim-fast');
+  // A free-size model without settings: a negative prompt, no tier, no settings.
+  await page.locator('#negative').waitFor();
+  assert.equal(await page.locator('#tier').count(), 0);
+  assert.equal(await page.getByTestId('model-params').count(), 0);
+
+  await page.locator('#model').selectOption('sim-flux');
+  // This model takes no negative prompt: the field goes.
+  await page.locator('#negative').waitFor({ state: 'detached' });
+  // Aspect ratio × resolution, from the catalog.
+  const tier = page.locator('#tier');
+  assert.deepEqual(await tier.locator('option').allInnerTexts(), ['1 MP', '0.25 MP']);
+  assert.equal(await page.getByTestId('size-dims').innerText(), '1024 × 1024 px');
+  await tier.selectOption('0.25 MP');
+  await page.getByTestId('size-dims').filter({ hasText: '512 × 512 px' }).waitFor();
+  await page.locator('label.tile', { hasText: '16:9' }).click();
+  await page.getByTestId('size-dims').filter({ hasText: '640 × 384 px' }).waitFor();
+  // Its own settings, with their defaults and prices.
+  assert.equal(await page.locator('#param-quality').inputValue(), 'draft');
+  assert.equal(await page.locator('#param-steps').inputValue(), '4');
+  assert.equal(await page.getByLabel('Go fast').isChecked(), true);
+  await page.getByTestId('cost').filter({ hasText: '1 × $0.01' }).waitFor();
+  await page.locator('#param-quality').selectOption('fine');
+  await page.getByTestId('cost').filter({ hasText: '1 × $0.09' }).waitFor();
+  await page.locator('#param-steps').fill('12');
+  await page.locator('#param-steps').blur();
+  // Clamped to the model's range.
+  assert.equal(await page.locator('#param-steps').inputValue(), '8');
+  await page.getByLabel('Go fast').uncheck();
+
+  await generate(page, 'A tiered model at work #queue');
+  const [{ request }] = await calls(page, 'create_job');
+  assert.equal(request.model, 'sim-flux');
+  assert.deepEqual([request.width, request.height], [640, 384]);
+  assert.deepEqual(request.params, { quality: 'fine', steps: 8, go_fast: false });
+  assert.equal(request.negative_prompt, undefined);
+
+  // While the provider queues it, the card says where it stands and what
+  // the provider says.
+  const card = cardFor(page, 'A tiered model at work');
+  await card.getByTestId('provider-queue').filter({ hasText: '#3 at studio-sim' }).waitFor({ timeout: 10_000 });
+  assert.equal(await card.getByTestId('provider-message').innerText(), 'Waiting for a free GPU');
+  await card.getByTestId('provider-queue').filter({ hasText: 'Next at studio-sim' }).waitFor({ timeout: 10_000 });
+  await card.and(page.locator('[data-status="completed"]')).waitFor({ timeout: 15_000 });
+  // The viewer lists the settings it ran with, by name.
+  await card.getByRole('button', { name: /^Open / }).click();
+  const settings = page.getByTestId('viewer-setting');
+  await settings.first().waitFor();
+  assert.deepEqual(await settings.allInnerTexts(), ['Fine', '8', 'no']);
+  await close(page);
+});
+
 test('a provider that runs any owner/name model takes a typed model id', T, async () => {
   const page = await open();
   await page.locator('#provider').selectOption('studio-sim');

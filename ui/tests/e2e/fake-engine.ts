@@ -4,7 +4,8 @@
 // Jobs move queued -> submitting -> processing -> saving -> completed on a
 // timer, one provider slot at a time, and every change is emitted as a
 // `job-event` with seq/prev_seq like the shell does. A few prompt markers
-// steer it: "#fail" fails the first attempt, "#slow" renders slowly.
+// steer it: "#fail" fails the first attempt, "#slow" renders slowly,
+// "#queue" waits in the provider's own queue first.
 import { emit } from '@tauri-apps/api/event';
 import type {
   AppSettings,
@@ -17,8 +18,10 @@ import type {
   JobSummary,
   KeyCheck,
   ListQuery,
+  ModelInfo,
   NewJob,
   ProviderInfo,
+  SizeRule,
   StartupReport,
   TimelineEntry,
   WebhookStatus,
@@ -48,6 +51,52 @@ const RUNNING: JobStatus[] = ['submitting', 'processing', 'saving'];
 
 const MAX_REFERENCE_BYTES = 20 * 1024 * 1024;
 
+function free(min_side: number, max_side: number, multiple: number): SizeRule {
+  return { kind: 'free', min_side, max_side, multiple, max_pixels: null, max_aspect: null };
+}
+
+function perImage(micros: number): ModelInfo['price'] {
+  return { per_image_micros: micros, per_token: null };
+}
+
+/** An aspect ratio × tier model with settings of its own, like FLUX on Replicate. */
+const SIM_FLUX: ModelInfo = {
+  id: 'sim-flux',
+  name: 'Sim Flux',
+  sizes: {
+    kind: 'aspect',
+    ratios: ['1:1', '16:9'],
+    tiers: ['1 MP', '0.25 MP'],
+    sizes: [
+      { label: '1:1', tier: '1 MP', width: 1024, height: 1024 },
+      { label: '16:9', tier: '1 MP', width: 1344, height: 768 },
+      { label: '1:1', tier: '0.25 MP', width: 512, height: 512 },
+      { label: '16:9', tier: '0.25 MP', width: 640, height: 384 },
+    ],
+  },
+  max_count: 4,
+  max_reference_images: 0,
+  max_reference_bytes: 0,
+  negative_prompt: false,
+  params: [
+    {
+      id: 'quality',
+      name: 'Quality',
+      kind: {
+        type: 'choice',
+        options: [
+          { value: 'draft', name: 'Draft', price_per_image_micros: 10_000 },
+          { value: 'fine', name: 'Fine', price_per_image_micros: 90_000 },
+        ],
+        default: 'draft',
+      },
+    },
+    { id: 'steps', name: 'Steps', kind: { type: 'int', min: 1, max: 8, default: 4 } },
+    { id: 'go_fast', name: 'Go fast', kind: { type: 'bool', default: true } },
+  ],
+  price: perImage(10_000),
+};
+
 const PROVIDERS: ProviderInfo[] = [
   {
     id: 'offline',
@@ -56,24 +105,24 @@ const PROVIDERS: ProviderInfo[] = [
         {
           id: 'easel-landscape-1',
           name: 'Easel Landscape 1',
-          min_side: 64,
-          max_side: 2048,
-          side_multiple: 8,
+          sizes: free(64, 2048, 8),
           max_count: 8,
           max_reference_images: 0,
           max_reference_bytes: 0,
-          price_per_image_micros: 0,
+          negative_prompt: true,
+          params: [],
+          price: perImage(0),
         },
         {
           id: 'easel-remix-1',
           name: 'Easel Remix',
-          min_side: 64,
-          max_side: 2048,
-          side_multiple: 8,
+          sizes: free(64, 2048, 8),
           max_count: 8,
           max_reference_images: 2,
           max_reference_bytes: MAX_REFERENCE_BYTES,
-          price_per_image_micros: 0,
+          negative_prompt: true,
+          params: [],
+          price: perImage(0),
         },
       ],
       default_model: 'easel-landscape-1',
@@ -97,26 +146,27 @@ const PROVIDERS: ProviderInfo[] = [
         {
           id: 'sim-fast',
           name: 'Sim Fast',
-          min_side: 256,
-          max_side: 1536,
-          side_multiple: 64,
+          sizes: free(256, 1536, 64),
           max_count: 4,
           max_reference_images: 0,
           max_reference_bytes: 0,
-          price_per_image_micros: 40_000,
+          negative_prompt: true,
+          params: [],
+          price: perImage(40_000),
         },
+        SIM_FLUX,
       ],
       default_model: 'sim-fast',
       other_models: {
         id: '',
         name: 'Any studio model (owner/name)',
-        min_side: 256,
-        max_side: 1024,
-        side_multiple: 64,
+        sizes: free(256, 1024, 64),
         max_count: 2,
         max_reference_images: 0,
         max_reference_bytes: 0,
-        price_per_image_micros: 0,
+        negative_prompt: true,
+        params: [],
+        price: perImage(0),
       },
       needs_key: false,
       progress: false,
@@ -138,13 +188,13 @@ const PROVIDERS: ProviderInfo[] = [
         {
           id: 'acme-1',
           name: 'Acme 1',
-          min_side: 256,
-          max_side: 1024,
-          side_multiple: 64,
+          sizes: free(256, 1024, 64),
           max_count: 2,
           max_reference_images: 0,
           max_reference_bytes: 0,
-          price_per_image_micros: 20_000,
+          negative_prompt: true,
+          params: [],
+          price: perImage(20_000),
         },
       ],
       default_model: 'acme-1',
@@ -259,13 +309,41 @@ export class FakeEngine {
       provider.capabilities.models.find((m) => m.id === wanted) ??
       (other && /^[\w.-]+\/[\w.-]+$/.test(wanted) ? { ...other, id: wanted, name: wanted } : undefined);
     if (!model) fail('invalid_input', `unknown model ${req.model} for ${provider.id}`);
-    for (const side of [req.width, req.height]) {
-      if (side < model.min_side || side > model.max_side || side % model.side_multiple !== 0) {
-        fail(
-          'invalid_input',
-          `${side} is not a valid side for ${model.id} (${model.min_side}..${model.max_side}, multiple of ${model.side_multiple})`,
-        );
+    const rule = model.sizes;
+    if (rule.kind === 'free') {
+      for (const side of [req.width, req.height]) {
+        if (side < rule.min_side || side > rule.max_side || side % rule.multiple !== 0) {
+          fail(
+            'invalid_input',
+            `${side} is not a valid side for ${model.id} (${rule.min_side}..${rule.max_side}, multiple of ${rule.multiple})`,
+          );
+        }
       }
+    } else if (!rule.sizes.some((o) => o.width === req.width && o.height === req.height)) {
+      fail('invalid_input', `${req.width}x${req.height} is not one of ${model.id}'s sizes`);
+    }
+    if (req.negative_prompt && !model.negative_prompt) fail('invalid_input', `${model.id} takes no negative prompt`);
+    // Every setting checked, defaults filled in, as the engine does.
+    const params: Record<string, string | number | boolean> = {};
+    let perImage = model.price.per_image_micros;
+    for (const spec of model.params) {
+      const given = req.params?.[spec.id];
+      const value = given ?? spec.kind.default;
+      const ok =
+        spec.kind.type === 'choice'
+          ? spec.kind.options.some((o) => o.value === value)
+          : spec.kind.type === 'int'
+            ? typeof value === 'number' && value >= spec.kind.min && value <= spec.kind.max
+            : typeof value === 'boolean';
+      if (!ok) fail('invalid_input', `${spec.id} ${String(value)} is not valid for ${model.id}`);
+      params[spec.id] = value;
+      if (spec.kind.type === 'choice') {
+        const price = spec.kind.options.find((o) => o.value === value)?.price_per_image_micros;
+        if (price != null) perImage = price;
+      }
+    }
+    for (const id of Object.keys(req.params ?? {})) {
+      if (!model.params.some((p) => p.id === id)) fail('invalid_input', `${model.id} has no parameter ${id}`);
     }
     if (req.count < 1 || req.count > model.max_count) fail('invalid_input', `count must be 1..${model.max_count}`);
     const refs = req.reference_ids ?? [];
@@ -298,13 +376,16 @@ export class FakeEngine {
       crash_count: 0,
       error_code: null,
       error_message: null,
-      estimated_cost_micros: model.price_per_image_micros * req.count,
+      estimated_cost_micros: perImage * req.count,
       seq: 0,
       favorite: false,
       thumb_path: null,
       asset_count: 0,
       lease_epoch: 0,
       reference_ids: req.reference_ids ?? [],
+      params,
+      queue_position: null,
+      provider_message: null,
     };
   }
 
@@ -519,7 +600,18 @@ export class FakeEngine {
             this.#change(job, null, '', now);
           }
         } else if (since > 1800 * k * slow) {
+          s.queue_position = null;
+          s.provider_message = null;
           this.#change(job, 'saving', 'the provider finished', now);
+        } else if (/#queue\b/.test(s.prompt)) {
+          // Like a provider with a queue of its own (ComfyUI): its place
+          // in that queue, and what it says.
+          const position = Math.max(0, 2 - Math.floor(since / (500 * k * slow)));
+          if (position !== s.queue_position) {
+            s.queue_position = position;
+            s.provider_message = 'Waiting for a free GPU';
+            this.#change(job, null, '', now);
+          }
         }
       } else if (s.status === 'saving' && since > 300 * k * slow) {
         job.assets = this.#assetsFor(s, now);

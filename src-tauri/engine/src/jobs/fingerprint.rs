@@ -4,7 +4,7 @@
 //! resolved job: a request without a seed gets a random one, and a changed
 //! default provider must not turn an IPC retry into a conflict.
 
-use crate::model::NewJob;
+use crate::model::{NewJob, Params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -20,6 +20,10 @@ struct Normalized<'a> {
     count: u32,
     seed: Option<u64>,
     reference_ids: &'a [String],
+    /// Left out when empty: requests from before parameters existed keep
+    /// their fingerprint.
+    #[serde(skip_serializing_if = "Params::is_empty")]
+    params: &'a Params,
 }
 
 /// Hex SHA-256 of the normalized request.
@@ -46,6 +50,7 @@ pub fn of(new: &NewJob) -> String {
         count: new.count,
         seed: new.seed,
         reference_ids: &new.reference_ids,
+        params: &new.params,
     };
     // Serializing a struct of plain fields cannot fail; an empty input
     // would still be a stable (if useless) fingerprint.
@@ -69,6 +74,7 @@ mod tests {
             count: 1,
             seed,
             reference_ids: vec![],
+            params: Default::default(),
         }
     }
 

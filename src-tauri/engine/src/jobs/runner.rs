@@ -549,6 +549,7 @@ async fn poll(
     };
     let started = attempt_started(run, &job).await?;
     let mut last_progress = job.progress.unwrap_or(0.0);
+    let mut last_said = (job.queue_position, job.provider_message.clone());
     let mut errors = 0u32;
     crashpoint(&run.sh, "processing", &job.id).await;
     if is_staged(run, &job).await {
@@ -562,22 +563,37 @@ async fn poll(
             return Ok(None);
         }
         match provider.poll(&handle, &spec, run.key.as_ref()).await {
-            Ok(PollStatus::Pending { progress }) => {
+            Ok(PollStatus::Pending(waiting)) => {
                 errors = 0;
-                if let Some(p) = progress.filter(|p| (p - last_progress).abs() >= 0.02) {
-                    last_progress = p;
+                let progress = waiting
+                    .progress
+                    .filter(|p| (p - last_progress).abs() >= 0.02);
+                let said = (waiting.queue_position, waiting.message.clone());
+                if progress.is_some() || said != last_said {
+                    last_progress = progress.unwrap_or(last_progress);
+                    last_said = said;
                     let (j, lease) = (job.clone(), run.lease.clone());
                     let out = run
                         .sh
                         .db(move |s| {
-                            s.write(|tx| transitions::progress(tx, &j, &lease, p, now_ms()))
+                            s.write(|tx| {
+                                let change = transitions::Waiting {
+                                    progress,
+                                    queue_position: waiting.queue_position,
+                                    message: waiting.message.as_deref(),
+                                };
+                                transitions::waiting(tx, &j, &lease, &change, now_ms())
+                            })
                         })
                         .await?;
                     if published(&run.sh, out).is_none() {
                         return Ok(None);
                     }
                 }
-                if run.poll_wait(interval, &job.id).await {
+                let wait = waiting
+                    .next_poll
+                    .map_or(interval, |next| next.max(interval));
+                if run.poll_wait(wait, &job.id).await {
                     return Ok(None);
                 }
             }

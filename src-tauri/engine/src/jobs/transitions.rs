@@ -104,22 +104,37 @@ pub fn accepted(
     Ok(out)
 }
 
-/// Progress while processing (no timeline line: it is not a state change).
-pub fn progress(
+/// What the provider says of a job it is working on.
+pub struct Waiting<'a> {
+    /// None: unchanged.
+    pub progress: Option<f64>,
+    pub queue_position: Option<u32>,
+    pub message: Option<&'a str>,
+}
+
+/// Progress, queue position and the provider's message while processing
+/// (no timeline line: it is not a state change).
+pub fn waiting(
     tx: &Transaction<'_>,
     job: &JobSummary,
     lease: &Lease,
-    progress: f64,
+    change: &Waiting<'_>,
     now: i64,
 ) -> Result<Option<JobSummary>> {
-    let set = SetState::Progress(progress);
+    let set = SetState::Waiting {
+        progress: change.progress,
+        queue_position: change.queue_position,
+        message: change.message,
+    };
     apply(tx, &job.id, Some(lease), set, Note::None, None, now)
 }
 
 /// The provider finished; the result is to be stored.
 ///
-/// What the provider reported the run cost (OpenAI's token usage) is kept
-/// with it, and charged instead of the estimate when the job completes.
+/// The run is charged now, in the same transaction: the provider billed it
+/// when it finished, whatever happens to the images afterwards (a save
+/// that fails, a cancel while saving). The amount is what the provider
+/// reported (OpenAI's token usage), else the run's reservation.
 pub fn provider_done(
     tx: &Transaction<'_>,
     job: &JobSummary,
@@ -137,8 +152,12 @@ pub fn provider_done(
         Some(job.attempts),
         now,
     )?;
-    if let (Some(j), Some(cost)) = (&done, cost_micros) {
-        q::set_provider_cost(tx, &j.id, Some(cost))?;
+    if let Some(j) = &done {
+        let amount = match cost_micros {
+            Some(cost) => cost,
+            None => reserved_or_estimate(tx, j)?,
+        };
+        ledger::record(tx, &j.id, j.run, LedgerKind::Charge, amount, now)?;
     }
     Ok(done)
 }
@@ -323,6 +342,9 @@ pub fn settle(
             for asset in assets {
                 q::insert_asset(tx, &job.id, asset)?;
             }
+            // Charged when the provider finished (`provider_done`); a run
+            // that reached that point under an older Easel is charged now
+            // (ignored when already charged).
             let amount = match q::provider_cost(tx, &job.id)? {
                 Some(cost) => cost,
                 None => reserved_or_estimate(tx, &job)?,

@@ -70,20 +70,10 @@ pub fn spec(
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
-    for (name, side) in [("width", job.width), ("height", job.height)] {
-        if side < model.min_side || side > model.max_side {
-            return Err(invalid(format!(
-                "{name} {side} is out of range for {model_id}: {}..={}",
-                model.min_side, model.max_side
-            )));
-        }
-        if side % model.side_multiple != 0 {
-            return Err(invalid(format!(
-                "{name} {side} must be a multiple of {} for {model_id}",
-                model.side_multiple
-            )));
-        }
-    }
+    model
+        .sizes
+        .check(job.width, job.height)
+        .map_err(|why| invalid(format!("{model_id}: {why}")))?;
     if job.count == 0 || job.count > model.max_count {
         return Err(invalid(format!(
             "count {} is out of range for {model_id}: 1..={}",
@@ -99,6 +89,12 @@ pub fn spec(
             format!("{model_id} takes at most {allowed} reference images, got {references}")
         }));
     }
+    if negative.is_some() && !model.negative_prompt {
+        return Err(invalid(format!(
+            "{model_id} takes no negative prompt: describe what you want instead"
+        )));
+    }
+    let params = model.resolve_params(&job.params).map_err(invalid)?;
     let mut seen = std::collections::HashSet::new();
     if !job.reference_ids.iter().all(|id| seen.insert(id)) {
         return Err(invalid("the same reference image is attached twice"));
@@ -120,6 +116,7 @@ pub fn spec(
         count: job.count,
         seed,
         reference_ids: job.reference_ids.clone(),
+        params,
     })
 }
 

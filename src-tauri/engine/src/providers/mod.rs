@@ -2,12 +2,15 @@
 //! declares what it can do and classifies every failure, so the scheduler can
 //! decide between retrying, failing and asking the user.
 
+pub mod catalog;
 pub mod cooldown;
 pub mod http;
 pub mod http_errors;
 pub mod offline;
 pub mod openai;
 pub mod replicate;
+
+pub use catalog::{ModelInfo, ParamKind, ParamSpec, Price, SizeRule};
 
 use crate::config::Config;
 use crate::model::JobSpec;
@@ -18,25 +21,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use ts_rs::TS;
-
-#[derive(Debug, Clone, Serialize, TS)]
-#[ts(export)]
-pub struct ModelInfo {
-    pub id: String,
-    pub name: String,
-    pub min_side: u32,
-    pub max_side: u32,
-    /// Width and height must be multiples of this.
-    pub side_multiple: u32,
-    pub max_count: u32,
-    /// Reference images the model takes (0: it does not edit or remix).
-    pub max_reference_images: u32,
-    /// The largest reference image file the model takes, in bytes.
-    #[ts(type = "number")]
-    pub max_reference_bytes: u64,
-    #[ts(type = "number")]
-    pub price_per_image_micros: i64,
-}
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -239,9 +223,32 @@ pub struct OutputMeta {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PollStatus {
-    Pending { progress: Option<f64> },
+    Pending(Waiting),
     Done,
     Failed(ProviderErrorView),
+}
+
+/// What a provider says of a job it has not finished.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Waiting {
+    /// 0.0..=1.0, where it reports progress.
+    pub progress: Option<f64>,
+    /// Jobs ahead of this one in the provider's queue (0: next).
+    pub queue_position: Option<u32>,
+    /// What it is doing, in words for the card ("Starting the model").
+    pub message: Option<String>,
+    /// When it suggests asking again; never sooner than the provider's
+    /// `poll_interval_ms`.
+    pub next_poll: Option<Duration>,
+}
+
+impl Waiting {
+    pub fn progress(progress: Option<f64>) -> PollStatus {
+        PollStatus::Pending(Waiting {
+            progress,
+            ..Waiting::default()
+        })
+    }
 }
 
 /// A failure reported by a poll (the call worked, the generation did not).
@@ -263,9 +270,9 @@ pub trait Provider: Send + Sync {
     }
 
     fn estimate_cost_micros(&self, spec: &JobSpec) -> i64 {
-        self.capabilities()
-            .model(&spec.model)
-            .map_or(0, |m| m.price_per_image_micros * i64::from(spec.count))
+        self.model(&spec.model).map_or(0, |m| {
+            m.price_per_image(&spec.params) * i64::from(spec.count)
+        })
     }
 
     /// Start a generation: the provider's handle to poll, or the outputs

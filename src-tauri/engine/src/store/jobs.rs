@@ -14,7 +14,11 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 const JOB_COLS: &str = "id, request_id, status, provider, model, prompt, negative_prompt, \
     width, height, count, seed, created_at, updated_at, attempt_count, max_attempts, run, \
     progress, next_run_at, held, crash_count, error_code, error_message, \
-    estimated_cost_micros, seq, favorite, thumb_path, asset_count, reference_ids, lease_epoch";
+    estimated_cost_micros, seq, favorite, thumb_path, asset_count, reference_ids, lease_epoch, \
+    params, queue_position, provider_message";
+
+/// The number of `JOB_COLS`: the index of a column selected after them.
+const JOB_COL_COUNT: usize = 32;
 
 fn status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<JobStatus> {
     let text: String = row.get(idx)?;
@@ -69,6 +73,9 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
         asset_count: row.get(26)?,
         reference_ids: json_col(row, 27)?,
         lease_epoch: row.get(28)?,
+        params: json_col(row, 29)?,
+        queue_position: row.get(30)?,
+        provider_message: row.get(JOB_COL_COUNT - 1)?,
     })
 }
 
@@ -88,14 +95,16 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
     let sql = format!(
         "INSERT INTO jobs (id, request_id, status, provider, model, prompt, negative_prompt, \
          width, height, count, seed, created_at, updated_at, max_attempts, next_run_at, \
-         estimated_cost_micros, reference_ids, request_fingerprint, seq) \
+         estimated_cost_micros, reference_ids, request_fingerprint, params, seq) \
          VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?11, ?13, ?14, \
-         ?15, {NEXT_SEQ_SQL}) \
+         ?15, ?16, {NEXT_SEQ_SQL}) \
          RETURNING {JOB_COLS}"
     );
     let s = job.spec;
     let references = serde_json::to_string(&s.reference_ids)
         .map_err(|e| corrupt("jobs", format!("reference ids: {e}")))?;
+    let params_json =
+        serde_json::to_string(&s.params).map_err(|e| corrupt("jobs", format!("params: {e}")))?;
     // Cached: the click path runs these statements on every job.
     let row = tx.prepare_cached(&sql)?.query_row(
         params![
@@ -113,7 +122,8 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
             job.max_attempts,
             job.estimated_cost_micros,
             references,
-            job.fingerprint
+            job.fingerprint,
+            params_json
         ],
         summary,
     )?;
@@ -143,7 +153,7 @@ pub fn find_request(
     let sql = format!("SELECT {JOB_COLS}, request_fingerprint FROM jobs WHERE request_id = ?1");
     Ok(conn
         .prepare_cached(&sql)?
-        .query_row([request_id], |r| Ok((summary(r)?, r.get(29)?)))
+        .query_row([request_id], |r| Ok((summary(r)?, r.get(JOB_COL_COUNT)?)))
         .optional()?)
 }
 
@@ -250,8 +260,13 @@ pub enum SetState<'a> {
     Accepted {
         handle: &'a str,
     },
-    /// Progress while processing.
-    Progress(f64),
+    /// What the provider says while processing: progress (None:
+    /// unchanged), its queue position and message.
+    Waiting {
+        progress: Option<f64>,
+        queue_position: Option<u32>,
+        message: Option<&'a str>,
+    },
     /// The provider finished; the result is to be stored.
     ProviderDone,
     /// A retryable failure before anything was stored: queue again at `at`.
@@ -317,7 +332,7 @@ impl SetState<'_> {
         match self {
             SetState::Claim { .. } => &[Queued],
             SetState::Accepted { .. } => &[Submitting],
-            SetState::Progress(_) | SetState::ProviderDone => &[Processing],
+            SetState::Waiting { .. } | SetState::ProviderDone => &[Processing],
             SetState::Requeue { .. } => &[Submitting, Processing],
             SetState::DeferSave { .. } | SetState::HoldSave { .. } => &[Saving],
             SetState::Completed { .. } => &[Saving],
@@ -334,7 +349,7 @@ impl SetState<'_> {
         use JobStatus::*;
         match self {
             SetState::Claim { .. } => Submitting,
-            SetState::Accepted { .. } | SetState::Progress(_) => Processing,
+            SetState::Accepted { .. } | SetState::Waiting { .. } => Processing,
             SetState::ProviderDone => Saving,
             SetState::Requeue { .. } | SetState::Retry { .. } => Queued,
             SetState::Completed { .. } => Completed,
@@ -369,6 +384,13 @@ impl SetState<'_> {
         let release = [
             ("lease_owner", Expr("NULL")),
             ("lease_expires_at", Expr("NULL")),
+            // What the provider said no longer holds once it let go.
+            ("queue_position", Expr("NULL")),
+            ("provider_message", Expr("NULL")),
+        ];
+        let quiet = [
+            ("queue_position", Expr("NULL")),
+            ("provider_message", Expr("NULL")),
         ];
         match self {
             SetState::Claim { owner, until } => vec![
@@ -380,12 +402,31 @@ impl SetState<'_> {
                 ("progress", Expr("NULL")),
                 ("error_code", Expr("NULL")),
                 ("error_message", Expr("NULL")),
+                ("queue_position", Expr("NULL")),
+                ("provider_message", Expr("NULL")),
             ],
             SetState::Accepted { handle } => {
                 vec![("handle", text(handle)), ("progress", Expr("0.0"))]
             }
-            SetState::Progress(p) => vec![("progress", arg(p.clamp(0.0, 1.0)))],
-            SetState::ProviderDone => vec![("progress", Expr("1.0"))],
+            SetState::Waiting {
+                progress,
+                queue_position,
+                message,
+            } => {
+                let mut v = vec![
+                    ("queue_position", arg(*queue_position)),
+                    ("provider_message", arg(message.map(str::to_string))),
+                ];
+                if let Some(p) = progress {
+                    v.push(("progress", arg(p.clamp(0.0, 1.0))));
+                }
+                v
+            }
+            SetState::ProviderDone => {
+                let mut v = vec![("progress", Expr("1.0"))];
+                v.extend(quiet);
+                v
+            }
             SetState::Requeue { at, code, message } => {
                 let mut v = vec![
                     ("next_run_at", arg(*at)),
@@ -1073,4 +1114,12 @@ pub fn recently_settled(conn: &Connection, since: i64, limit: u32) -> Result<Vec
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![since, limit], summary)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn job_col_count_counts_job_cols() {
+        assert_eq!(super::JOB_COLS.split(',').count(), super::JOB_COL_COUNT);
+    }
 }

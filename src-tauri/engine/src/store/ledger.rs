@@ -1,4 +1,4 @@
-//! Ledger rows. Each entry is UNIQUE per (job, run, kind) and a job has at most
+//! Ledger rows. Each entry is UNIQUE per (job, run, kind): a run has at most
 //! one charge, so settling twice never charges twice.
 
 use super::Result;
@@ -55,12 +55,14 @@ pub fn entries(conn: &Connection, job_id: &str) -> Result<Vec<LedgerEntry>> {
 }
 
 /// Money committed since `since` (ms): what was charged, plus the estimate
-/// of every job that can still be charged.
+/// of every job that can still be charged (not yet charged for its run).
 pub fn committed_since(conn: &Connection, since: i64) -> Result<i64> {
     Ok(conn.query_row(
         "SELECT (SELECT IFNULL(SUM(amount_micros), 0) FROM ledger WHERE kind = 'charge' AND at >= ?1) \
-              + (SELECT IFNULL(SUM(estimated_cost_micros), 0) FROM jobs \
-                 WHERE status NOT IN ('completed','failed','canceled'))",
+              + (SELECT IFNULL(SUM(estimated_cost_micros), 0) FROM jobs j \
+                 WHERE status NOT IN ('completed','failed','canceled') \
+                 AND NOT EXISTS (SELECT 1 FROM ledger l WHERE l.job_id = j.id \
+                                 AND l.run = j.run AND l.kind = 'charge'))",
         [since],
         |r| r.get(0),
     )?)

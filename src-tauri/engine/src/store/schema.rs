@@ -16,7 +16,7 @@
 //!   `seq` of the change.
 //! - `assets`: one row per stored image, UNIQUE per job and output index.
 //! - `ledger`: reserve/charge/release entries, UNIQUE per job, run and kind,
-//!   and at most one charge per job whatever the run.
+//!   and at most one charge per run (V5; V1 allowed one per job).
 //! - `seq_counter`: the single source of `seq` numbers (never reused, even
 //!   when jobs are deleted).
 //! - `prompts_fts`: FTS5 index over prompts, kept in sync by triggers.
@@ -196,8 +196,23 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_at ON webhook_deliveries (received_at);
 "#;
 
+/// V5:
+/// - a job's model parameters (quality, output format, steps…) as JSON;
+/// - what the provider says while a job waits there: its queue position
+///   and a message;
+/// - a charge per run, not per job: a run is charged when the provider
+///   finishes it (the provider billed then), even if it then fails or is
+///   canceled while saving, and a retried job is a new, paid run.
+///   `UNIQUE (job_id, run, kind)` still allows one charge per run.
+const V5: &str = r#"
+ALTER TABLE jobs ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE jobs ADD COLUMN queue_position INTEGER;
+ALTER TABLE jobs ADD COLUMN provider_message TEXT;
+DROP INDEX ledger_one_charge;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)])
 }
 
 /// The schema version this build writes.
@@ -205,4 +220,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 4;
+const MIGRATION_COUNT: usize = 5;

@@ -122,6 +122,7 @@ pub fn new_job(request_id: &str, prompt: &str) -> NewJob {
         count: 1,
         seed: Some(7),
         reference_ids: vec![],
+        params: Default::default(),
     }
 }
 
@@ -132,13 +133,19 @@ pub fn test_capabilities(model: &str, price_per_image_micros: i64) -> Capabiliti
         models: vec![ModelInfo {
             id: model.into(),
             name: model.into(),
-            min_side: 64,
-            max_side: 512,
-            side_multiple: 8,
+            sizes: easel_engine::providers::SizeRule::Free {
+                min_side: 64,
+                max_side: 512,
+                multiple: 8,
+                max_pixels: None,
+                max_aspect: None,
+            },
             max_count: 2,
             max_reference_images: 0,
             max_reference_bytes: 0,
-            price_per_image_micros,
+            negative_prompt: true,
+            params: Vec::new(),
+            price: easel_engine::providers::Price::per_image(price_per_image_micros),
         }],
         default_model: model.into(),
         other_models: None,

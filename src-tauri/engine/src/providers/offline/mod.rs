@@ -7,8 +7,8 @@
 pub mod render;
 
 use super::{
-    Capabilities, FailureKind, ModelInfo, Output, OutputMeta, PollStatus, Provider, ProviderError,
-    SubmitRequest, Submitted,
+    Capabilities, FailureKind, ModelInfo, Output, OutputMeta, PollStatus, Price, Provider,
+    ProviderError, SizeRule, SubmitRequest, Submitted,
 };
 use crate::config::OfflineSettings;
 use crate::model::JobSpec;
@@ -33,9 +33,13 @@ impl OfflineProvider {
         let model = |id: &str, name: &str, max_reference_images: u32| ModelInfo {
             id: id.into(),
             name: name.into(),
-            min_side: 64,
-            max_side: 2048,
-            side_multiple: 8,
+            sizes: SizeRule::Free {
+                min_side: 64,
+                max_side: 2048,
+                multiple: 8,
+                max_pixels: None,
+                max_aspect: None,
+            },
             max_count: 8,
             max_reference_images,
             max_reference_bytes: if max_reference_images > 0 {
@@ -43,7 +47,9 @@ impl OfflineProvider {
             } else {
                 0
             },
-            price_per_image_micros: settings.price_per_image_micros,
+            negative_prompt: true,
+            params: Vec::new(),
+            price: Price::per_image(settings.price_per_image_micros),
         };
         let caps = Capabilities {
             models: vec![
@@ -121,9 +127,9 @@ impl Provider for OfflineProvider {
         if elapsed >= latency {
             Ok(PollStatus::Done)
         } else {
-            Ok(PollStatus::Pending {
-                progress: Some(elapsed as f64 / latency as f64),
-            })
+            Ok(super::Waiting::progress(Some(
+                elapsed as f64 / latency as f64,
+            )))
         }
     }
 

@@ -1,6 +1,7 @@
 //! OpenAI Images request and answer shapes (as openai-python defines them);
 //! unknown fields are ignored, so additions on OpenAI's side do not break.
 
+use crate::providers::catalog::TokenPrices;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize)]
@@ -10,6 +11,10 @@ pub struct GenerationRequest<'a> {
     pub n: u32,
     pub size: &'a str,
     pub output_format: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -58,24 +63,16 @@ pub struct InputDetails {
     pub image_tokens: u64,
 }
 
-/// Price per token in micro-dollars (per million tokens: text input $5,
-/// image input $10, image output $40). These are GPT Image 1's published
-/// prices; GPT Image 2's are assumed to match until OpenAI's model listing
-/// or pricing says otherwise.
-const TEXT_INPUT_MICROS: u64 = 5;
-const IMAGE_INPUT_MICROS: u64 = 10;
-const OUTPUT_MICROS: u64 = 40;
-
 impl Usage {
     /// What the request cost, from its token usage.
-    pub fn cost_micros(&self) -> i64 {
+    pub fn cost_micros(&self, prices: &TokenPrices) -> i64 {
         let (text, image) = match &self.input_tokens_details {
             Some(d) => (d.text_tokens, d.image_tokens),
             None => (self.input_tokens, 0),
         };
-        let micros = text * TEXT_INPUT_MICROS
-            + image * IMAGE_INPUT_MICROS
-            + self.output_tokens * OUTPUT_MICROS;
+        let micros = text * u64::from(prices.text_input)
+            + image * u64::from(prices.image_input)
+            + self.output_tokens * u64::from(prices.image_output);
         i64::try_from(micros).unwrap_or(i64::MAX)
     }
 }
@@ -86,13 +83,18 @@ mod tests {
 
     #[test]
     fn usage_is_priced_per_kind_of_token() {
+        let prices = TokenPrices {
+            text_input: 5,
+            image_input: 10,
+            image_output: 40,
+        };
         let usage: Usage = serde_json::from_str(
             r#"{"input_tokens": 60, "input_tokens_details": {"text_tokens": 10, "image_tokens": 50}, "output_tokens": 1000, "total_tokens": 1060}"#,
         )
         .expect("usage");
-        assert_eq!(usage.cost_micros(), 10 * 5 + 50 * 10 + 1000 * 40);
+        assert_eq!(usage.cost_micros(&prices), 10 * 5 + 50 * 10 + 1000 * 40);
         let plain: Usage =
             serde_json::from_str(r#"{"input_tokens": 8, "output_tokens": 272}"#).expect("usage");
-        assert_eq!(plain.cost_micros(), 8 * 5 + 272 * 40);
+        assert_eq!(plain.cost_micros(&prices), 8 * 5 + 272 * 40);
     }
 }

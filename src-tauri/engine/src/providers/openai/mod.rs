@@ -8,10 +8,11 @@
 
 mod api;
 
+use super::catalog::{ParamChoice, TokenPrices};
 use super::http;
 use super::{
-    Capabilities, FailureKind, ListedModel, ModelInfo, Output, OutputMeta, PollStatus, Provider,
-    ProviderError, SubmitRequest, Submitted,
+    Capabilities, FailureKind, ListedModel, ModelInfo, Output, OutputMeta, ParamKind, ParamSpec,
+    PollStatus, Price, Provider, ProviderError, SizeRule, SubmitRequest, Submitted,
 };
 use crate::model::JobSpec;
 use crate::references::References;
@@ -24,6 +25,84 @@ pub const ID: &str = "openai";
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const MODEL: &str = "gpt-image-2";
 const NAME: &str = "OpenAI";
+
+/// GPT Image's per-token prices in micro-dollars (dollars per million
+/// tokens: text input $5, image input $10, image output $40). These are
+/// GPT Image 1's published prices; GPT Image 2's are assumed to match
+/// until OpenAI's pricing says otherwise.
+const TOKEN_PRICES: TokenPrices = TokenPrices {
+    text_input: 5,
+    image_input: 10,
+    image_output: 40,
+};
+
+/// A GPT Image model: any size with sides divisible by 16 up to 3840, an
+/// aspect ratio up to 3:1 and at most 3840×2160 pixels (the smallest side
+/// is our assumption, not documented); no negative prompt; quality, output
+/// format and background. Billed by token; the per-image estimates are the
+/// published ones for a 1024² image at each quality ("auto" as medium).
+fn gpt_image(id: &str, name: &str) -> ModelInfo {
+    let choice = |id: &str, name: &str, options: Vec<ParamChoice>, default: &str| ParamSpec {
+        id: id.into(),
+        name: name.into(),
+        kind: ParamKind::Choice {
+            options,
+            default: default.into(),
+        },
+    };
+    ModelInfo {
+        id: id.into(),
+        name: name.into(),
+        sizes: SizeRule::Free {
+            min_side: 256,
+            max_side: 3840,
+            multiple: 16,
+            max_pixels: Some(3840 * 2160),
+            max_aspect: Some(3.0),
+        },
+        max_count: 10,
+        max_reference_images: 16,
+        max_reference_bytes: 50 * 1024 * 1024,
+        negative_prompt: false,
+        params: vec![
+            choice(
+                "quality",
+                "Quality",
+                vec![
+                    ParamChoice::priced("auto", "Auto", 42_000),
+                    ParamChoice::priced("low", "Low", 11_000),
+                    ParamChoice::priced("medium", "Medium", 42_000),
+                    ParamChoice::priced("high", "High", 167_000),
+                ],
+                "auto",
+            ),
+            choice(
+                "output_format",
+                "Format",
+                vec![
+                    ParamChoice::new("png", "PNG"),
+                    ParamChoice::new("jpeg", "JPEG"),
+                    ParamChoice::new("webp", "WebP"),
+                ],
+                "png",
+            ),
+            choice(
+                "background",
+                "Background",
+                vec![
+                    ParamChoice::new("auto", "Auto"),
+                    ParamChoice::new("opaque", "Opaque"),
+                    ParamChoice::new("transparent", "Transparent"),
+                ],
+                "auto",
+            ),
+        ],
+        price: Price {
+            per_image_micros: 42_000,
+            per_token: Some(TOKEN_PRICES),
+        },
+    }
+}
 
 /// Quick calls (listing models to test a key).
 const SHORT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,23 +124,7 @@ impl OpenAi {
         references: References,
     ) -> OpenAi {
         let caps = Capabilities {
-            models: vec![ModelInfo {
-                id: MODEL.into(),
-                name: "GPT Image 2".into(),
-                // Sides divisible by 16 up to 3840 (the API also caps the
-                // aspect ratio at 3:1 and the area at 3840×2160, and says
-                // so when a request exceeds them); the smallest side is our
-                // assumption, not documented.
-                min_side: 256,
-                max_side: 3840,
-                side_multiple: 16,
-                max_count: 10,
-                max_reference_images: 16,
-                max_reference_bytes: 50 * 1024 * 1024,
-                // An estimate for the budget (medium quality, 1024²); the
-                // answer's token usage is what OpenAI bills.
-                price_per_image_micros: 42_000,
-            }],
+            models: vec![gpt_image(MODEL, "GPT Image 2")],
             default_model: MODEL.into(),
             other_models: None,
             needs_key: true,
@@ -100,7 +163,17 @@ impl OpenAi {
             .text("prompt", spec.prompt.clone())
             .text("n", spec.count.to_string())
             .text("size", size)
-            .text("output_format", "png");
+            .text(
+                "output_format",
+                ModelInfo::text(&spec.params, "output_format")
+                    .unwrap_or("png")
+                    .to_string(),
+            );
+        for id in ["quality", "background"] {
+            if let Some(value) = ModelInfo::text(&spec.params, id) {
+                form = form.text(id, value.to_string());
+            }
+        }
         for id in &spec.reference_ids {
             let path = self
                 .references
@@ -155,17 +228,11 @@ impl Provider for OpenAi {
     async fn submit(&self, req: &SubmitRequest<'_>) -> Result<Submitted, ProviderError> {
         let key = key_of(req.key)?;
         let spec = req.spec;
-        if spec
-            .negative_prompt
-            .as_deref()
-            .is_some_and(|n| !n.trim().is_empty())
-        {
-            return Err(ProviderError::new(
-                FailureKind::InvalidInput,
-                "OpenAI image models take no negative prompt: describe what you want instead",
-            ));
-        }
         let size = format!("{}x{}", spec.width, spec.height);
+        // Jobs from before parameters existed asked for PNG and nothing
+        // else.
+        let param = |id: &str| ModelInfo::text(&spec.params, id);
+        let format = param("output_format").unwrap_or("png");
         let client = http::client()?;
         let request = if spec.reference_ids.is_empty() {
             let body = api::GenerationRequest {
@@ -173,7 +240,9 @@ impl Provider for OpenAi {
                 prompt: &spec.prompt,
                 n: spec.count,
                 size: &size,
-                output_format: "png",
+                output_format: format,
+                quality: param("quality"),
+                background: param("background"),
             };
             client.post(self.url("images/generations")).json(&body)
         } else {
@@ -221,7 +290,11 @@ impl Provider for OpenAi {
                 output_tokens = usage.output_tokens,
                 "OpenAI usage"
             );
-            usage.cost_micros()
+            let prices = self
+                .model(&spec.model)
+                .and_then(|m| m.price.per_token)
+                .unwrap_or(TOKEN_PRICES);
+            usage.cost_micros(&prices)
         });
         Ok(Submitted::Done {
             handle,

@@ -3,7 +3,8 @@
 //! accepted as typed, with the common Stable Diffusion style input.
 
 use crate::model::JobSpec;
-use crate::providers::{Capabilities, ModelInfo};
+use crate::providers::catalog::{aspect_sizes, ParamChoice};
+use crate::providers::{Capabilities, ModelInfo, ParamKind, ParamSpec, Price, SizeRule};
 use serde_json::{json, Map, Value};
 
 pub const FLUX_SCHNELL: &str = "black-forest-labs/flux-schnell";
@@ -26,17 +27,60 @@ const FLUX_RATIOS: &[(u32, u32)] = &[
     (9, 21),
 ];
 
-fn flux(id: &str, name: &str, price_micros: i64) -> ModelInfo {
+/// FLUX's `megapixels` choices on Replicate, as size tiers.
+const FLUX_TIERS: &[(&str, f64)] = &[("1 MP", 1.0), ("0.25 MP", 0.25)];
+
+fn megapixels(tier: &str) -> Option<&'static str> {
+    match tier {
+        "1 MP" => Some("1"),
+        "0.25 MP" => Some("0.25"),
+        _ => None,
+    }
+}
+
+/// A FLUX model: aspect ratio × megapixels, a step count up to
+/// `max_steps`, Replicate's "go fast" (a quantized run) and the output
+/// format. The defaults are the models' own, except the format: PNG is
+/// lossless, and the library keeps what comes back.
+fn flux(id: &str, name: &str, price_micros: i64, max_steps: i64, steps: i64) -> ModelInfo {
     ModelInfo {
         id: id.into(),
         name: name.into(),
-        min_side: 256,
-        max_side: 1440,
-        side_multiple: 16,
+        // Multiples of 64 give FLUX's own sizes (1:1 at 1 MP is 1024²).
+        sizes: aspect_sizes(FLUX_RATIOS, FLUX_TIERS, 64),
         max_count: 4,
         max_reference_images: 0,
         max_reference_bytes: 0,
-        price_per_image_micros: price_micros,
+        negative_prompt: false,
+        params: vec![
+            ParamSpec {
+                id: "num_inference_steps".into(),
+                name: "Steps".into(),
+                kind: ParamKind::Int {
+                    min: 1,
+                    max: max_steps,
+                    default: steps,
+                },
+            },
+            ParamSpec {
+                id: "go_fast".into(),
+                name: "Go fast".into(),
+                kind: ParamKind::Bool { default: true },
+            },
+            ParamSpec {
+                id: "output_format".into(),
+                name: "Format".into(),
+                kind: ParamKind::Choice {
+                    options: vec![
+                        ParamChoice::new("png", "PNG"),
+                        ParamChoice::new("webp", "WebP"),
+                        ParamChoice::new("jpg", "JPEG"),
+                    ],
+                    default: "png".into(),
+                },
+            },
+        ],
+        price: Price::per_image(price_micros),
     }
 }
 
@@ -44,8 +88,8 @@ pub fn capabilities() -> Capabilities {
     Capabilities {
         models: vec![
             // Replicate's published per-image prices for these official models.
-            flux(FLUX_SCHNELL, "FLUX.1 [schnell]", 3_000),
-            flux(FLUX_DEV, "FLUX.1 [dev]", 25_000),
+            flux(FLUX_SCHNELL, "FLUX.1 [schnell]", 3_000, 4, 4),
+            flux(FLUX_DEV, "FLUX.1 [dev]", 25_000, 50, 28),
         ],
         default_model: FLUX_SCHNELL.into(),
         // Rules for an `owner/name` not in the list above: its price is not
@@ -53,13 +97,19 @@ pub fn capabilities() -> Capabilities {
         other_models: Some(ModelInfo {
             id: String::new(),
             name: "Any Replicate model (owner/name)".into(),
-            min_side: 64,
-            max_side: 2048,
-            side_multiple: 8,
+            sizes: SizeRule::Free {
+                min_side: 64,
+                max_side: 2048,
+                multiple: 8,
+                max_pixels: None,
+                max_aspect: None,
+            },
             max_count: 4,
             max_reference_images: 0,
             max_reference_bytes: 0,
-            price_per_image_micros: 0,
+            negative_prompt: true,
+            params: Vec::new(),
+            price: Price::per_image(0),
         }),
         needs_key: true,
         progress: true,
@@ -104,12 +154,30 @@ pub fn input(spec: &JobSpec) -> Value {
     let mut input = Map::new();
     input.insert("prompt".into(), json!(spec.prompt));
     if is_flux(&spec.model) {
-        input.insert(
-            "aspect_ratio".into(),
-            json!(nearest_ratio(spec.width, spec.height)),
-        );
-        // PNG keeps the prompt in a text chunk without re-encoding.
-        input.insert("output_format".into(), json!("png"));
+        let listed = capabilities()
+            .model(&spec.model)
+            .and_then(|m| m.sizes.option(spec.width, spec.height).cloned());
+        match listed {
+            // A job from before the catalog listed sizes (and parameters)
+            // is sent exactly as it was then, so a lost submit of it is
+            // still recognized in Replicate's listing.
+            Some(size) if !spec.params.is_empty() => {
+                input.insert("aspect_ratio".into(), json!(size.label));
+                if let Some(mp) = size.tier.as_deref().and_then(megapixels) {
+                    input.insert("megapixels".into(), json!(mp));
+                }
+                for (name, value) in &spec.params {
+                    input.insert(name.clone(), value.to_json());
+                }
+            }
+            _ => {
+                input.insert(
+                    "aspect_ratio".into(),
+                    json!(nearest_ratio(spec.width, spec.height)),
+                );
+                input.insert("output_format".into(), json!("png"));
+            }
+        }
     } else {
         input.insert("width".into(), json!(spec.width));
         input.insert("height".into(), json!(spec.height));

@@ -16,7 +16,7 @@ mod catalog;
 use super::http;
 use super::{
     Capabilities, FailureKind, Output, OutputMeta, PollStatus, Provider, ProviderError,
-    ProviderErrorView, SubmitRequest, Submitted,
+    ProviderErrorView, SubmitRequest, Submitted, Waiting,
 };
 use crate::model::JobSpec;
 use crate::secrets::ApiKey;
@@ -250,10 +250,14 @@ fn status_of(p: &api::Prediction) -> PollStatus {
             kind: FailureKind::Fatal,
             message: format!("the prediction was {} at Replicate", p.status),
         }),
-        // `starting`, `processing`, and any status added later.
-        _ => PollStatus::Pending {
-            progress: p.progress(),
-        },
+        // Replicate gives no queue position; `starting` is a cold boot or
+        // a wait for capacity, which can take minutes: say so on the card.
+        "starting" => PollStatus::Pending(Waiting {
+            message: Some("Starting: Replicate is booting the model".into()),
+            ..Waiting::default()
+        }),
+        // `processing`, and any status added later.
+        _ => Waiting::progress(p.progress()),
     }
 }
 
