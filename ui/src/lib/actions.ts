@@ -71,12 +71,15 @@ export async function cancel(store: JobStore, id: string): Promise<void> {
   }
 }
 
-/** Generate again with the same parameters (a new request), optionally elsewhere. */
+/**
+ * Generate again (a new request): exactly, with the same seed, on the same
+ * provider or another; or (`vary`) the same settings with a new seed.
+ */
 export async function rerun(
   store: JobStore,
   catalog: Catalog,
   job: JobSummary,
-  providerId?: string,
+  { providerId, vary = false }: { providerId?: string; vary?: boolean } = {},
 ): Promise<JobSummary | null> {
   const request: NewJob = {
     request_id: crypto.randomUUID(),
@@ -84,8 +87,9 @@ export async function rerun(
     width: job.width,
     height: job.height,
     count: job.count,
-    seed: job.seed,
   };
+  // Without a seed the engine picks a new one.
+  if (!vary) request.seed = job.seed;
   if (job.negative_prompt) request.negative_prompt = job.negative_prompt;
   if (providerId && providerId !== job.provider) {
     const provider = catalog.provider(providerId);
@@ -113,7 +117,7 @@ export async function rerun(
   try {
     const created = await createJob(request);
     store.upsert(created);
-    notices.push(`Queued again on ${created.provider}`);
+    notices.push(vary ? `Queued a variation on ${created.provider}` : `Queued again on ${created.provider}`);
     return created;
   } catch (err) {
     notices.error(`Could not re-run: ${errorMessage(err)}`);

@@ -62,6 +62,13 @@ export function fitPreset(preset: SizePreset, m: FreeLimits): SizePreset | null 
   return { label: preset.label, width, height };
 }
 
+/** Whether a model renders exactly `width` × `height`. */
+export function fits(rule: SizeRule, width: number, height: number): boolean {
+  if (rule.kind !== 'free') return rule.sizes.some((s) => s.width === width && s.height === height);
+  const same = fitPreset({ label: '', width, height }, rule);
+  return same !== null && same.width === width && same.height === height;
+}
+
 /** The size tiers of an aspect ratio × tier model (none for other rules). */
 export function tiersOf(rule: SizeRule | null | undefined): string[] {
   return rule?.kind === 'aspect' ? rule.tiers : [];

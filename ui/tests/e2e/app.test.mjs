@@ -289,6 +289,48 @@ test('the generate panel shows the controls the model takes: aspect × resolutio
   await close(page);
 });
 
+test('use settings loads a job into the generate panel, to change and run again', T, async () => {
+  const page = await open();
+  await page.locator('#provider').selectOption('studio-sim');
+  await page.locator('#model').selectOption('sim-flux');
+  await page.locator('#tier').selectOption('0.25 MP');
+  await page.locator('label.tile', { hasText: '16:9' }).click();
+  await page.locator('#param-quality').selectOption('fine');
+  await page.locator('[aria-label="Seed mode"]').selectOption('fixed');
+  await page.locator('[aria-label="Seed value"]').fill('4242');
+  await page.locator('#count').fill('2');
+  await generate(page, 'Kites over a harbour at noon');
+  const [{ request: first }] = await calls(page, 'create_job');
+
+  // Start over in the panel, then bring the job's settings back from the viewer.
+  await page.locator('#provider').selectOption('offline');
+  await page.locator('#prompt').fill('');
+  const card = cardFor(page, 'Kites over a harbour at noon');
+  await card.getByRole('button', { name: /^Open / }).click();
+  const viewer = page.getByTestId('viewer');
+  await viewer.getByTestId('use-settings').click();
+  await viewer.waitFor({ state: 'hidden' });
+  assert.equal(await page.locator('#prompt').inputValue(), 'Kites over a harbour at noon');
+  assert.equal(await page.locator('#provider').inputValue(), 'studio-sim');
+  assert.equal(await page.locator('#model').inputValue(), 'sim-flux');
+  assert.equal(await page.locator('#tier').inputValue(), '0.25 MP');
+  assert.equal(await page.getByTestId('size-dims').innerText(), '640 × 384 px');
+  assert.equal(await page.locator('#param-quality').inputValue(), 'fine');
+  assert.equal(await page.locator('[aria-label="Seed value"]').inputValue(), '4242');
+  assert.equal(await page.locator('#count').inputValue(), '2');
+
+  // Change one thing and generate: everything else is as it was.
+  await page.locator('#param-steps').fill('6');
+  await page.locator('#param-steps').blur();
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  await until(page, () => window.__easelFake.calls.filter((c) => c.cmd === 'create_job').length === 2, null, 'second create');
+  const [, { request: second }] = await calls(page, 'create_job');
+  assert.notEqual(second.request_id, first.request_id);
+  for (const k of ['prompt', 'provider', 'model', 'width', 'height', 'count', 'seed']) assert.deepEqual(second[k], first[k], k);
+  assert.deepEqual(second.params, { ...first.params, steps: 6 });
+  await close(page);
+});
+
 test('a provider that runs any owner/name model takes a typed model id', T, async () => {
   const page = await open();
   await page.locator('#provider').selectOption('studio-sim');
@@ -519,18 +561,31 @@ test('viewer: parameters, timeline, zoom, keyboard navigation and actions', T, a
   await viewer.getByTestId('viewer-favorite').click();
   await viewer.getByTestId('viewer-favorite').and(page.locator('[aria-pressed="true"]')).waitFor();
 
+  // One control re-runs exactly (same seed), here or on another provider;
+  // Vary keeps the settings and draws a new seed.
   const before = (await calls(page, 'create_job')).length;
-  await viewer.getByRole('button', { name: 'Re-run', exact: true }).click();
+  const rerunOn = viewer.locator('#rerun-provider');
+  assert.equal(await rerunOn.inputValue(), 'offline');
+  assert.deepEqual(await rerunOn.locator('option').allInnerTexts(), ['offline (this provider)', 'studio-sim']);
+  await viewer.getByTestId('rerun').click();
   await page.getByTestId('toast').filter({ hasText: 'Queued again on offline' }).waitFor();
-  await viewer.getByRole('button', { name: 'Re-run there' }).click();
+  await rerunOn.selectOption('studio-sim');
+  await viewer.getByTestId('rerun').click();
   await page.getByTestId('toast').filter({ hasText: 'Queued again on studio-sim' }).waitFor();
+  await viewer.getByTestId('vary').click();
+  await page.getByTestId('toast').filter({ hasText: 'Queued a variation on offline' }).waitFor();
   const reruns = (await calls(page, 'create_job')).slice(before).map((c) => c.request);
-  assert.equal(reruns.length, 2);
+  assert.equal(reruns.length, 3);
   assert.equal(reruns[0].prompt, prompts[1]);
   assert.equal(reruns[0].provider, 'offline');
   assert.equal(reruns[1].provider, 'studio-sim');
   assert.equal(reruns[0].seed, reruns[1].seed);
   assert.notEqual(reruns[0].request_id, reruns[1].request_id);
+  // The variation: same prompt, model and size, no seed (the engine draws one).
+  assert.deepEqual(
+    [reruns[2].prompt, reruns[2].provider, reruns[2].model, reruns[2].width, reruns[2].height, reruns[2].seed],
+    [prompts[1], 'offline', reruns[0].model, reruns[0].width, reruns[0].height, undefined],
+  );
 
   await page.keyboard.press('Escape');
   await viewer.waitFor({ state: 'hidden' });
