@@ -28,7 +28,12 @@ pub enum EngineError {
         status: JobStatus,
         action: &'static str,
     },
-    #[error("monthly budget reached: spent or reserved {spent_micros} of {budget_micros} micro-dollars, this job needs {needed_micros}")]
+    #[error(
+        "this job would go over the monthly budget: {} of {} is spent or reserved, and it needs {}",
+        usd(*spent_micros),
+        usd(*budget_micros),
+        usd(*needed_micros)
+    )]
     BudgetExceeded {
         budget_micros: i64,
         spent_micros: i64,
@@ -127,5 +132,35 @@ impl From<&EngineError> for ErrorPayload {
             kind: e.kind(),
             message: e.to_string(),
         }
+    }
+}
+
+/// Micro-dollars as people read them: `$1.25`, or `$0.0035` below a cent.
+fn usd(micros: i64) -> String {
+    let dollars = micros as f64 / 1e6;
+    if micros != 0 && micros.abs() < 10_000 {
+        format!("${dollars:.4}")
+    } else {
+        format!("${dollars:.2}")
+    }
+}
+
+#[cfg(test)]
+mod usd_tests {
+    #[test]
+    fn amounts_read_as_dollars() {
+        assert_eq!(super::usd(1_250_000), "$1.25");
+        assert_eq!(super::usd(100_000), "$0.10");
+        assert_eq!(super::usd(3_500), "$0.0035");
+        assert_eq!(super::usd(0), "$0.00");
+        let e = super::EngineError::BudgetExceeded {
+            budget_micros: 100_000,
+            spent_micros: 60_000,
+            needed_micros: 60_000,
+        };
+        assert_eq!(
+            e.to_string(),
+            "this job would go over the monthly budget: $0.06 of $0.10 is spent or reserved, and it needs $0.06"
+        );
     }
 }

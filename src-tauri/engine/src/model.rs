@@ -413,7 +413,7 @@ pub struct StartupReport {
     /// Jobs in flight when the last run stopped; being resumed now.
     pub interrupted: Vec<String>,
     /// Jobs held for the user (after repeated crashes, or a save that could
-    /// not happen), waiting for Resume or Discard.
+    /// not happen), waiting for Resume or Cancel job.
     pub held: Vec<JobSummary>,
     /// What was wrong but not fatal in `config.toml` (unknown keys, say).
     pub config_warnings: Vec<String>,

@@ -49,6 +49,11 @@ const MAX_SINGLE_CHECKS = 200;
  */
 const MAX_REFETCH_ROWS = 5 * MAX_LIMIT;
 
+/** Whether any filter narrows the gallery (an empty result is then "no match"). */
+export function isFiltered(f: GalleryFilter): boolean {
+  return !!(f.status || f.provider || f.model || f.since !== undefined || f.favorite || f.search);
+}
+
 export class JobStore {
   readonly #jobs = new SvelteMap<string, JobSummary>();
 

@@ -443,6 +443,11 @@ test('an error from create_job is shown, and a retry reuses the request id', T, 
   assert.match(await alert.innerText(), /over the monthly budget/);
   assert.equal(await cardFor(page, 'Too expensive').count(), 0);
   await shot(page, '07-create-error');
+  // A budget refusal links to the budget.
+  await alert.getByTestId('budget-link').click();
+  await page.getByTestId('settings').locator('#budget').waitFor();
+  await page.getByRole('button', { name: 'Close settings' }).click();
+  await page.getByTestId('settings').waitFor({ state: 'detached' });
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   await cardFor(page, 'Too expensive').waitFor();
   const ids = (await calls(page, 'create_job')).map((c) => c.request.request_id);
@@ -501,7 +506,30 @@ test('filters by status, provider, model, date, favorites and search', T, async 
   await page.getByRole('button', { name: 'Favorites', exact: true }).click();
 
   await page.getByLabel('Search prompts').fill('no such words');
-  await page.getByText('Nothing matches these filters.').waitFor();
+  await page.getByTestId('no-match').waitFor();
+  await page.getByLabel('Search prompts').fill('');
+  await page.getByLabel('Search prompts').press('Enter');
+  assert.equal(await page.getByTestId('clear-filters').count(), 0, 'nothing to clear');
+
+  // A model-only filter with no job says "no match", never "no images yet";
+  // "Clear filters" there clears the bar too.
+  await page.getByRole('search').getByLabel('Model').selectOption('sim-flux');
+  await page.getByTestId('no-match').waitFor();
+  assert.equal(await page.getByText('No images yet.').count(), 0);
+  await page.getByRole('search').getByLabel('Date').selectOption('today');
+  await page.getByTestId('clear-filters').waitFor();
+  await page.getByRole('region', { name: 'Gallery' }).getByRole('button', { name: 'Clear filters' }).click();
+  await until(page, () => document.querySelectorAll('[data-testid="job-card"]').length > 6, null, 'every job again');
+  assert.equal(await page.getByRole('search').getByLabel('Model').inputValue(), '');
+  assert.equal(await page.getByRole('search').getByLabel('Date').inputValue(), 'any');
+  assert.equal(await page.getByTestId('clear-filters').count(), 0);
+  // The filter bar stays on one row at a common width.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  const tops = await page
+    .getByRole('search')
+    .locator(':scope > *')
+    .evaluateAll((els) => [...new Set(els.map((e) => Math.round(e.getBoundingClientRect().top)))]);
+  assert.equal(tops.length, 1, `one row, got tops ${tops}`);
   await close(page);
 });
 
@@ -669,7 +697,7 @@ test('a missed event makes the store refetch', T, async () => {
   await close(page);
 });
 
-test('recovery banner: resumed jobs go live; held jobs resume or discard', T, async () => {
+test('recovery banner: resumed jobs go live; held jobs resume or are canceled', T, async () => {
   const page = await open('recovery');
   const banner = page.getByTestId('recovery-banner');
   await banner.getByText('Resumed 3 unfinished jobs').waitFor();
@@ -679,7 +707,7 @@ test('recovery banner: resumed jobs go live; held jobs resume or discard', T, as
   const held = banner.getByTestId('held-job');
   assert.equal(await held.count(), 2);
   await held.nth(0).getByRole('button', { name: 'Resume' }).click();
-  await held.nth(1).getByRole('button', { name: 'Discard' }).click();
+  await held.nth(1).getByRole('button', { name: 'Cancel job' }).click();
   await held.nth(1).locator('[data-status="canceled"]').waitFor();
   await held.nth(0).locator('[data-status="completed"]').waitFor({ timeout: 15_000 });
   await banner.getByText('· 3 done').waitFor({ timeout: 15_000 });
@@ -784,7 +812,8 @@ test('provider keys: save, test and remove; Generate offers a provider only with
   assert.deepEqual(await providerOptions(), ['offline', 'studio-sim']);
   await page.getByTestId('needs-key').filter({ hasText: 'Add an API key in Settings to use acme-cloud' }).waitFor();
 
-  await page.getByTestId('open-settings').click();
+  // The hint links to Settings.
+  await page.getByTestId('needs-key').getByRole('button', { name: 'Settings' }).click();
   const drawer = page.getByTestId('settings');
   const row = drawer.getByTestId('key-acme-cloud');
   const state = row.getByTestId('key-state-acme-cloud');

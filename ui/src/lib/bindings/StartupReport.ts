@@ -11,7 +11,7 @@ export type StartupReport = {
 interrupted: Array<string>, 
 /**
  * Jobs held for the user (after repeated crashes, or a save that could
- * not happen), waiting for Resume or Discard.
+ * not happen), waiting for Resume or Cancel job.
  */
 held: Array<JobSummary>, 
 /**
