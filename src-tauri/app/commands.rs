@@ -2,7 +2,7 @@
 
 use easel_engine::{
     AppSettings, Engine, EngineError, ErrorPayload, JobDetail, JobSummary, KeyCheck, ListQuery,
-    NewJob, ProviderInfo, ReferenceImage, StartupReport, WebhookStatus,
+    NewJob, ProviderInfo, QueueView, ReferenceImage, StartupReport, WebhookStatus,
 };
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
@@ -58,6 +58,21 @@ pub async fn cancel_job(engine: State<'_, Engine>, id: String) -> Reply<JobSumma
 #[tauri::command]
 pub async fn retry_job(engine: State<'_, Engine>, id: String) -> Reply<JobSummary> {
     engine.retry(&id).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn get_queue(engine: State<'_, Engine>) -> Reply<QueueView> {
+    engine.queue().await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn move_to_front(engine: State<'_, Engine>, id: String) -> Reply<JobSummary> {
+    engine.move_to_front(&id).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn set_queue_paused(engine: State<'_, Engine>, paused: bool) -> Reply<()> {
+    engine.set_queue_paused(paused).await.map_err(err)
 }
 
 #[tauri::command]

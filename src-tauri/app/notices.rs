@@ -141,6 +141,7 @@ mod tests {
             params: Default::default(),
             queue_position: None,
             provider_message: None,
+            priority: 0,
         }
     }
 

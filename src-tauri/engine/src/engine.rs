@@ -6,7 +6,7 @@ use crate::jobs::transitions::{self, Outcome};
 use crate::jobs::{fingerprint, validate};
 use crate::library::{DecodeBudget, Library};
 use crate::model::{
-    ActiveCounts, JobDetail, JobEvent, JobSummary, ListQuery, NewJob, StartupReport,
+    ActiveCounts, JobDetail, JobEvent, JobSummary, ListQuery, NewJob, QueueView, StartupReport,
 };
 use crate::providers::{Capabilities, Registry};
 use crate::references::{ReferenceImage, References};
@@ -368,6 +368,47 @@ impl Engine {
     }
 
     /// Retry a failed or canceled job as a new run, or resume a held one.
+    /// Everything waiting or running, in the order it will run, and
+    /// whether the queue is paused.
+    pub async fn queue(&self) -> Result<QueueView, EngineError> {
+        let (jobs, paused) = self
+            .shared
+            .db(|s| s.read(|c| Ok((q::queue(c)?, q::queue_paused(c)?))))
+            .await?;
+        Ok(QueueView { jobs, paused })
+    }
+
+    /// Move a queued job to the front of the queue: it is the next of its
+    /// provider's jobs to start.
+    pub async fn move_to_front(&self, id: &str) -> Result<JobSummary, EngineError> {
+        let key = id.to_string();
+        let moved = self
+            .shared
+            .db(move |s| s.write(|tx| transitions::move_to_front(tx, &key, now_ms())))
+            .await?;
+        let Some(job) = moved else {
+            let job = self.get(id).await?;
+            return Err(EngineError::WrongState {
+                id: job.id,
+                status: job.status,
+                action: "moving it in the queue",
+            });
+        };
+        self.shared.publish(&job);
+        Ok(job)
+    }
+
+    /// Pause the queue (no new job starts, in any process; running jobs
+    /// finish) or resume it.
+    pub async fn set_queue_paused(&self, paused: bool) -> Result<(), EngineError> {
+        self.shared
+            .db(move |s| s.write(|tx| q::set_queue_paused(tx, paused)))
+            .await?;
+        // A resumed queue starts its jobs now, not at the next wakeup.
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
     /// A new run is checked against the monthly budget in the retry's own
     /// write transaction, as a new job is.
     pub async fn retry(&self, id: &str) -> Result<JobSummary, EngineError> {

@@ -89,6 +89,8 @@ impl JobStatus {
             (Submitting, Queued) | (Processing, Queued) => true,
             // A takeover, a deferred save or a hold keeps the phase.
             (Submitting, Submitting) | (Saving, Saving) => true,
+            // Moved in the queue by the user.
+            (Queued, Queued) => true,
             // Give up, or the user cancels, from any non-terminal state.
             (f, Failed) | (f, Canceled) if !f.is_terminal() => true,
             // Only an explicit user retry leaves a terminal failure.
@@ -257,6 +259,10 @@ pub struct JobSummary {
     /// and what the provider says it is doing, where it says.
     pub queue_position: Option<u32>,
     pub provider_message: Option<String>,
+    /// Its place in the local queue: higher starts first ("move to
+    /// front"), then the oldest.
+    #[ts(type = "number")]
+    pub priority: i64,
 }
 
 impl JobSummary {
@@ -377,6 +383,16 @@ pub struct JobEvent {
     #[ts(type = "number")]
     pub prev_seq: i64,
     pub job: JobSummary,
+}
+
+/// The queue as the queue drawer shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct QueueView {
+    /// Running jobs first, then queued ones in the order they will start.
+    pub jobs: Vec<JobSummary>,
+    /// Paused by the user: no new job starts until it is resumed.
+    pub paused: bool,
 }
 
 /// Keyset paging: newest first; pass the last row's (created_at, id) to continue.

@@ -21,6 +21,7 @@ import type { ParamSpec } from './bindings/ParamSpec';
 import type { ParamValue } from './bindings/ParamValue';
 import type { SizeRule } from './bindings/SizeRule';
 import type { ProviderInfo } from './bindings/ProviderInfo';
+import type { QueueView } from './bindings/QueueView';
 import type { ReferenceImage } from './bindings/ReferenceImage';
 import type { StartupReport } from './bindings/StartupReport';
 import type { TimelineEntry } from './bindings/TimelineEntry';
@@ -42,6 +43,7 @@ export type {
   ParamValue,
   SizeRule,
   ProviderInfo,
+  QueueView,
   ReferenceImage,
   StartupReport,
   TimelineEntry,
@@ -103,6 +105,18 @@ export function cancelJob(id: string): Promise<JobSummary> {
 
 export function retryJob(id: string): Promise<JobSummary> {
   return invoke<JobSummary>('retry_job', { id });
+}
+
+export function getQueue(): Promise<QueueView> {
+  return invoke<QueueView>('get_queue');
+}
+
+export function moveToFront(id: string): Promise<JobSummary> {
+  return invoke<JobSummary>('move_to_front', { id });
+}
+
+export function setQueuePaused(paused: boolean): Promise<void> {
+  return invoke<void>('set_queue_paused', { paused });
 }
 
 export function deleteJobs(ids: string[]): Promise<string[]> {

@@ -107,4 +107,17 @@ describe('queue positions', () => {
       ['new', 4],
     ]);
   });
+
+  it('puts jobs moved to the front first, the latest move leading', () => {
+    const positions = queuePositions([
+      job('old', 100),
+      job('moved-first', 300, { priority: 1 }),
+      job('moved-last', 200, { priority: 2 }),
+    ]);
+    expect([...positions]).toEqual([
+      ['moved-last', 1],
+      ['moved-first', 2],
+      ['old', 3],
+    ]);
+  });
 });

@@ -84,7 +84,10 @@ export function isTerminal(status: JobStatus): boolean {
  */
 export function queuePositions(jobs: Iterable<JobSummary>): Map<string, number> {
   const queued = [...jobs].filter((j) => j.status === 'queued' && !j.held);
-  queued.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // The engine's order: moved to the front first, then oldest.
+  queued.sort(
+    (a, b) => b.priority - a.priority || a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
   return new Map(queued.map((j, i) => [j.id, i + 1]));
 }
 

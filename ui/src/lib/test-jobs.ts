@@ -36,6 +36,7 @@ export function testJob(id: string, extra: Partial<JobSummary> = {}): JobSummary
     params: {},
     queue_position: null,
     provider_message: null,
+    priority: 0,
     ...extra,
   };
 }

@@ -331,6 +331,52 @@ test('use settings loads a job into the generate panel, to change and run again'
   await close(page);
 });
 
+test('queue drawer: the run order by provider lane, move to front, pause and resume, cancel', T, async () => {
+  const page = await open();
+  await page.locator('#provider').selectOption('studio-sim');
+  await page.locator('#model').selectOption('sim-fast');
+  // studio-sim runs one job at a time (its limit), each for a while.
+  for (const p of ['Queue one #slow', 'Queue two', 'Queue three', 'Queue four']) await generate(page, p);
+  await page.getByTestId('open-queue').click();
+  const drawer = page.getByTestId('queue-drawer');
+  const lane = drawer.locator('[data-testid="queue-lane"][data-provider="studio-sim"]');
+  await lane.getByText('1 of 1 running · 3 waiting').waitFor({ timeout: 10_000 });
+  const order = () => lane.getByTestId('queue-item').locator('.prompt').allInnerTexts();
+  assert.deepEqual(await order(), ['Queue one #slow', 'Queue two', 'Queue three', 'Queue four']);
+  assert.equal(await lane.getByTestId('queue-item').nth(1).locator('.when').innerText(), 'after 1 more to finish');
+  await shot(page, '20-queue');
+
+  // Paused: nothing new starts; the order can still change.
+  await drawer.getByTestId('queue-pause').click();
+  await drawer.getByTestId('queue-paused').waitFor();
+  await lane.getByTestId('queue-item').filter({ hasText: 'Queue four' }).getByTestId('move-to-front').click();
+  await lane.getByTestId('queue-item').nth(1).filter({ hasText: 'Queue four' }).waitFor();
+  assert.deepEqual(await order(), ['Queue one #slow', 'Queue four', 'Queue two', 'Queue three']);
+  await lane.getByRole('button', { name: 'Cancel Queue three' }).click();
+  await lane.getByTestId('queue-item').filter({ hasText: 'Queue three' }).waitFor({ state: 'detached' });
+  // The first finishes; the paused queue starts nothing after it.
+  await cardFor(page, 'Queue one', 'completed').waitFor({ timeout: 30_000 });
+  await page.waitForTimeout(800);
+  assert.equal(await cardFor(page, 'Queue four', 'queued').count(), 1, 'paused: still queued');
+  assert.equal(await drawer.getByTestId('queue-item').nth(0).locator('.when').innerText(), 'waits: the queue is paused');
+
+  // Resumed: the job moved to the front starts before the older one.
+  await drawer.getByTestId('queue-pause').click();
+  await drawer.getByTestId('queue-paused').waitFor({ state: 'detached' });
+  await until(
+    page,
+    () =>
+      document.querySelector('[data-testid="job-card"][aria-label*="Queue four"]')?.dataset.status !== 'queued',
+    null,
+    'Queue four started',
+    15_000,
+  );
+  assert.equal(await cardFor(page, 'Queue two', 'queued').count(), 1, 'the older job waits its turn');
+  await page.getByRole('button', { name: 'Close queue' }).click();
+  await drawer.waitFor({ state: 'detached' });
+  await close(page);
+});
+
 test('a provider that runs any owner/name model takes a typed model id', T, async () => {
   const page = await open();
   await page.locator('#provider').selectOption('studio-sim');

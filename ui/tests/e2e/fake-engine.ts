@@ -21,6 +21,7 @@ import type {
   ModelInfo,
   NewJob,
   ProviderInfo,
+  QueueView,
   SizeRule,
   StartupReport,
   TimelineEntry,
@@ -271,6 +272,9 @@ export class FakeEngine {
   keys = new Map<string, string>();
   /** While paused, jobs do not advance. */
   paused = false;
+  /** The user's queue pause: nothing new starts (running jobs go on). */
+  queuePaused = false;
+
   /** Drop (do not emit) this many upcoming events. */
   dropEvents = 0;
   #counter = 0;
@@ -386,6 +390,7 @@ export class FakeEngine {
       params,
       queue_position: null,
       provider_message: null,
+      priority: 0,
     };
   }
 
@@ -625,9 +630,8 @@ export class FakeEngine {
     for (const provider of PROVIDERS) {
       const limit = this.settings.concurrency[provider.id] ?? 1;
       let running = jobs.filter((j) => j.summary.provider === provider.id && !j.summary.held && RUNNING.includes(j.summary.status)).length;
-      const queued = jobs
-        .filter((j) => j.summary.provider === provider.id && j.summary.status === 'queued' && !j.summary.held)
-        .sort((a, b) => a.summary.created_at - b.summary.created_at || (a.summary.id < b.summary.id ? -1 : 1));
+      if (this.queuePaused) break;
+      const queued = this.#queueOrder(jobs.filter((j) => j.summary.provider === provider.id));
       for (const job of queued) {
         if (running >= limit || now - job.phaseAt < 250 * k) break;
         const s = job.summary;
@@ -688,6 +692,13 @@ export class FakeEngine {
         return this.cancelJob(args.id as string);
       case 'retry_job':
         return this.retryJob(args.id as string);
+      case 'get_queue':
+        return this.getQueue();
+      case 'move_to_front':
+        return this.moveToFront(args.id as string);
+      case 'set_queue_paused':
+        this.queuePaused = args.paused as boolean;
+        return null;
       case 'delete_jobs':
         return this.deleteJobs(args.ids as string[]);
       case 'set_favorite':
@@ -867,6 +878,32 @@ export class FakeEngine {
             ]
           : [],
     });
+  }
+
+  /** Queued jobs of `jobs` in the order they start: moved to the front first, then oldest. */
+  #queueOrder(jobs: Job[]): Job[] {
+    const p = (j: Job): number => j.summary.priority;
+    return jobs
+      .filter((j) => j.summary.status === 'queued' && !j.summary.held)
+      .sort(
+        (a, b) => p(b) - p(a) || a.summary.created_at - b.summary.created_at || (a.summary.id < b.summary.id ? -1 : 1),
+      );
+  }
+
+  getQueue(): QueueView {
+    const live = [...this.#live].map((id) => this.jobs.get(id)).filter((j): j is Job => !!j);
+    const running = live
+      .filter((j) => RUNNING.includes(j.summary.status) || (j.summary.held && j.summary.status === 'queued'))
+      .map((j) => ({ ...j.summary }));
+    return { jobs: [...running, ...this.#queueOrder(live).map((j) => ({ ...j.summary }))], paused: this.queuePaused };
+  }
+
+  moveToFront(id: string): JobSummary {
+    const job = this.#get(id);
+    if (job.summary.status !== 'queued') fail('conflict', `the job is ${job.summary.status}; moving it in the queue is not possible now`);
+    job.summary.priority = Math.max(0, ...[...this.jobs.values()].map((j) => j.summary.priority)) + 1;
+    this.#change(job, null, 'moved to the front of the queue');
+    return { ...job.summary };
   }
 
   cancelJob(id: string): JobSummary {

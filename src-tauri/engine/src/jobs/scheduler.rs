@@ -134,6 +134,10 @@ async fn recover(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engine
 }
 
 async fn claim_due(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), EngineError> {
+    // Paused by the user: nothing new starts (running jobs go on).
+    if sh.db(|s| s.read(q::queue_paused)).await? {
+        return Ok(());
+    }
     let now = now_ms();
     let providers = sh
         .db(move |s| s.read(|c| q::providers_with_due_work(c, now)))
@@ -174,7 +178,14 @@ async fn done(sh: &Arc<Shared>, until: &RunUntil, idle_here: bool) -> Result<boo
             if !idle_here {
                 return Ok(false);
             }
-            let open = sh.db(|s| s.read(q::open_count)).await?;
+            // A paused queue's jobs wait for the user, not for this run.
+            let (open, paused) = sh
+                .db(|s| s.read(|c| Ok((q::open_count(c)?, q::queue_paused(c)?))))
+                .await?;
+            if paused {
+                let running = sh.db(|s| s.read(q::active_counts)).await?.running;
+                return Ok(running == 0);
+            }
             Ok(open == 0)
         }
         RunUntil::Settled(ids) => {

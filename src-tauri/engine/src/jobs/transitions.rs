@@ -483,3 +483,9 @@ pub fn retry(
     let note = Note::Line("retried by the user");
     apply(tx, job_id, None, set, note, None, now)
 }
+
+/// The user moves a queued job to the front of its provider's queue.
+pub fn move_to_front(tx: &Transaction<'_>, id: &str, now: i64) -> Result<Option<JobSummary>> {
+    let note = Note::Line("moved to the front of the queue");
+    apply(tx, id, None, SetState::MoveToFront, note, None, now)
+}

@@ -15,10 +15,10 @@ const JOB_COLS: &str = "id, request_id, status, provider, model, prompt, negativ
     width, height, count, seed, created_at, updated_at, attempt_count, max_attempts, run, \
     progress, next_run_at, held, crash_count, error_code, error_message, \
     estimated_cost_micros, seq, favorite, thumb_path, asset_count, reference_ids, lease_epoch, \
-    params, queue_position, provider_message";
+    params, queue_position, provider_message, priority";
 
 /// The number of `JOB_COLS`: the index of a column selected after them.
-const JOB_COL_COUNT: usize = 32;
+const JOB_COL_COUNT: usize = 33;
 
 fn status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<JobStatus> {
     let text: String = row.get(idx)?;
@@ -75,7 +75,8 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
         lease_epoch: row.get(28)?,
         params: json_col(row, 29)?,
         queue_position: row.get(30)?,
-        provider_message: row.get(JOB_COL_COUNT - 1)?,
+        provider_message: row.get(31)?,
+        priority: row.get(JOB_COL_COUNT - 1)?,
     })
 }
 
@@ -315,6 +316,8 @@ pub enum SetState<'a> {
     Retry {
         extra_attempts: u32,
     },
+    /// The user moves a queued job to the front of the queue.
+    MoveToFront,
 }
 
 /// One SET assignment: a bound value, an SQL expression over the row, or
@@ -341,6 +344,7 @@ impl SetState<'_> {
                 &JobStatus::RUNNING
             }
             SetState::Retry { .. } => &[Failed, Canceled],
+            SetState::MoveToFront => &[Queued],
         }
     }
 
@@ -351,7 +355,7 @@ impl SetState<'_> {
             SetState::Claim { .. } => Submitting,
             SetState::Accepted { .. } | SetState::Waiting { .. } => Processing,
             SetState::ProviderDone => Saving,
-            SetState::Requeue { .. } | SetState::Retry { .. } => Queued,
+            SetState::Requeue { .. } | SetState::Retry { .. } | SetState::MoveToFront => Queued,
             SetState::Completed { .. } => Completed,
             SetState::Failed { .. } => Failed,
             SetState::Canceled => Canceled,
@@ -538,6 +542,13 @@ impl SetState<'_> {
                 ("save_deferrals", Expr("0")),
                 ("save_deferred_since", Expr("NULL")),
             ],
+            // Ahead of every queued job (itself included). A job waiting
+            // out a retry delay keeps it: the front is where the next claim
+            // looks first once it is due.
+            SetState::MoveToFront => vec![(
+                "priority",
+                Expr("(SELECT MAX(priority) FROM jobs WHERE status = 'queued') + 1"),
+            )],
         }
     }
 }
@@ -713,12 +724,18 @@ pub fn next_attempt(tx: &Transaction<'_>, id: &str) -> Result<u32> {
         .query_row([id], |r| r.get(0))?)
 }
 
-/// The next queued job of `provider` that is due, oldest first.
+/// The order queued jobs run in: moved to the front first, then by when
+/// they are due, oldest first.
+const QUEUE_ORDER: &str = "priority DESC, next_run_at, created_at, id";
+
+/// The next queued job of `provider` that is due, in queue order.
 pub fn next_due(tx: &Transaction<'_>, provider: &str, now: i64) -> Result<Option<String>> {
     Ok(tx
         .query_row(
-            "SELECT id FROM jobs WHERE status = 'queued' AND held = 0 AND next_run_at <= ?1 \
-             AND provider = ?2 ORDER BY next_run_at, created_at LIMIT 1",
+            &format!(
+                "SELECT id FROM jobs WHERE status = 'queued' AND held = 0 AND next_run_at <= ?1 \
+                 AND provider = ?2 ORDER BY {QUEUE_ORDER} LIMIT 1"
+            ),
             params![now, provider],
             |r| r.get(0),
         )
@@ -1113,6 +1130,38 @@ pub fn recently_settled(conn: &Connection, since: i64, limit: u32) -> Result<Vec
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![since, limit], summary)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether the user paused the queue (no new job starts; running ones
+/// finish).
+pub fn queue_paused(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM engine_flags WHERE name = 'queue_paused'")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .optional()?
+        .is_some_and(|v| v != 0))
+}
+
+pub fn set_queue_paused(tx: &Transaction<'_>, paused: bool) -> Result<()> {
+    tx.execute(
+        "INSERT INTO engine_flags (name, value) VALUES ('queue_paused', ?1) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        [i64::from(paused)],
+    )?;
+    Ok(())
+}
+
+/// Every job waiting or running, in the order it will run: running ones
+/// first (oldest claim first), then the queue in its order.
+pub fn queue(conn: &Connection) -> Result<Vec<JobSummary>> {
+    let sql = format!(
+        "SELECT {JOB_COLS} FROM jobs WHERE status IN ({open}) \
+         ORDER BY status = 'queued', held, {QUEUE_ORDER}",
+        open = status_list(&JobStatus::NON_TERMINAL)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], summary)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

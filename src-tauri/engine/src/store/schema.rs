@@ -203,12 +203,21 @@ CREATE INDEX webhook_deliveries_at ON webhook_deliveries (received_at);
 /// - a charge per run, not per job: a run is charged when the provider
 ///   finishes it (the provider billed then), even if it then fails or is
 ///   canceled while saving, and a retried job is a new, paid run.
-///   `UNIQUE (job_id, run, kind)` still allows one charge per run.
+///   `UNIQUE (job_id, run, kind)` still allows one charge per run;
+/// - the queue's order (`priority`) and engine-wide flags (a paused queue).
 const V5: &str = r#"
 ALTER TABLE jobs ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE jobs ADD COLUMN queue_position INTEGER;
 ALTER TABLE jobs ADD COLUMN provider_message TEXT;
 DROP INDEX ledger_one_charge;
+-- The user's order of the queue: a higher priority runs first ("move to
+-- front"), then the oldest.
+ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+-- Engine-wide switches every process reads (the queue paused by the user).
+CREATE TABLE engine_flags (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 pub fn migrations() -> Migrations<'static> {

@@ -40,4 +40,9 @@ params: { [key in string]: ParamValue },
  * While waiting at the provider: its place in the provider's queue,
  * and what the provider says it is doing, where it says.
  */
-queue_position: number | null, provider_message: string | null, };
+queue_position: number | null, provider_message: string | null, 
+/**
+ * Its place in the local queue: higher starts first ("move to
+ * front"), then the oldest.
+ */
+priority: number, };
