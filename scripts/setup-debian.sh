@@ -22,6 +22,8 @@ APT_PACKAGES=(
   xauth
   xdotool
   x11-utils
+  # real-app tests: read what "Copy image" put on the clipboard
+  xclip
   dbus
   dbus-bin
   fonts-dejavu-core

@@ -6,6 +6,7 @@ use easel_engine::{
 };
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
+use tauri_plugin_clipboard_manager::ClipboardExt;
 use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_opener::OpenerExt;
 
@@ -78,6 +79,69 @@ pub async fn set_queue_paused(engine: State<'_, Engine>, paused: bool) -> Reply<
 #[tauri::command]
 pub async fn delete_jobs(engine: State<'_, Engine>, ids: Vec<String>) -> Reply<Vec<String>> {
     engine.delete(ids).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn undo_delete(engine: State<'_, Engine>, ids: Vec<String>) -> Reply<Vec<JobSummary>> {
+    engine.undo_delete(ids).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn delete_image(engine: State<'_, Engine>, id: String, index: u32) -> Reply<JobSummary> {
+    engine.delete_image(&id, index).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn undo_delete_image(
+    engine: State<'_, Engine>,
+    id: String,
+    index: u32,
+) -> Reply<JobSummary> {
+    engine.undo_delete_image(&id, index).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn set_image_favorite(
+    engine: State<'_, Engine>,
+    id: String,
+    index: u32,
+    favorite: bool,
+) -> Reply<JobSummary> {
+    engine
+        .set_image_favorite(&id, index, favorite)
+        .await
+        .map_err(err)
+}
+
+#[tauri::command]
+pub async fn reference_from_image(
+    engine: State<'_, Engine>,
+    id: String,
+    index: u32,
+) -> Reply<ReferenceImage> {
+    engine.reference_from_image(&id, index).await.map_err(err)
+}
+
+/// Put one of a job's images on the clipboard as an image (other apps
+/// paste it as PNG).
+#[tauri::command]
+pub async fn copy_image(
+    app: AppHandle,
+    engine: State<'_, Engine>,
+    id: String,
+    index: u32,
+) -> Reply<()> {
+    let path = engine.image_path(&id, index).await.map_err(err)?;
+    let pixels = tokio::task::spawn_blocking(move || easel_engine::library::read_rgba(&path))
+        .await
+        .map_err(|_| err(EngineError::Shutdown))?
+        .map_err(|e| err(e.into()))?;
+    let image = tauri::image::Image::new_owned(pixels.rgba, pixels.width, pixels.height);
+    app.clipboard().write_image(&image).map_err(|e| {
+        err(EngineError::InvalidInput(format!(
+            "cannot copy the image: {e}"
+        )))
+    })
 }
 
 #[tauri::command]

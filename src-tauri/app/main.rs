@@ -32,6 +32,7 @@ fn main() {
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
         .manage(activity::Activity::default())
         .manage(image_scope::ImageScope::default())
@@ -62,6 +63,12 @@ fn main() {
             commands::move_to_front,
             commands::set_queue_paused,
             commands::delete_jobs,
+            commands::undo_delete,
+            commands::delete_image,
+            commands::undo_delete_image,
+            commands::set_image_favorite,
+            commands::reference_from_image,
+            commands::copy_image,
             commands::set_favorite,
             commands::list_providers,
             commands::set_api_key,

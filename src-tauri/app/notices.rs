@@ -142,6 +142,8 @@ mod tests {
             queue_position: None,
             provider_message: None,
             priority: 0,
+            deleted: false,
+            image_path: None,
         }
     }
 

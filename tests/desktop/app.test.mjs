@@ -10,7 +10,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, test } from 'node:test';
 import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
 
@@ -79,6 +80,15 @@ async function waitText(css, text) {
   const el = await driver.wait(until.elementLocated(By.css(css)), WAIT, `no ${css}`);
   await driver.wait(until.elementTextContains(el, text), WAIT, `${css} never said "${text}"`);
   return el;
+}
+
+/** A toast (among several) that says `text`. */
+function waitToast(text) {
+  return driver.wait(
+    until.elementLocated(By.xpath(`//*[@data-testid="toast"][contains(., "${text}")]`)),
+    WAIT,
+    `no toast said "${text}"`,
+  );
 }
 
 /** Processes running the app binary (by /proc/<pid>/exe). */
@@ -582,4 +592,55 @@ test('use settings, vary and the queue drawer in the real app', T, async () => {
   await driver.findElement(By.css('[data-testid="queue-pause"]')).click();
   await driver.findElement(By.css('[aria-label="Close queue"]')).click();
   await waitStatus('a kite that waits', 'completed');
+});
+
+test('images out in the real app: a card drags out its file, copy image puts PNG bytes on the clipboard, use as reference feeds a remix; delete and Undo restore the files', T, async () => {
+  await launch();
+  const id = await generate('a lighthouse to take elsewhere');
+  await waitStatus('a lighthouse to take elsewhere', 'completed');
+  await waitThumbnail('a lighthouse to take elsewhere');
+  const shown = cli('show', id, '--json');
+  const path = shown.assets[0].path;
+  assert.ok(existsSync(path), 'the image is in the library');
+
+  // Drag out: the drag data names the library file itself.
+  const drag = await driver.executeScript((sel) => {
+    const el = document.querySelector(sel);
+    const dt = new DataTransfer();
+    el.dispatchEvent(new DragEvent('dragstart', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    return [dt.getData('text/uri-list'), dt.getData('text/plain')];
+  }, `[data-id="${id}"] button.open`);
+  assert.deepEqual(drag, [pathToFileURL(path).href, path]);
+
+  // Copy image: another app reading the clipboard gets this image as PNG.
+  await driver.findElement(By.css(`[data-id="${id}"] button.open`)).click();
+  await driver.wait(until.elementLocated(By.css('[data-testid="copy-image"]')), WAIT).click();
+  await waitToast('Image copied');
+  const png = execFileSync('xclip', ['-selection', 'clipboard', '-t', 'image/png', '-o'], { maxBuffer: 64 << 20 });
+  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG bytes');
+  assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [shown.assets[0].width, shown.assets[0].height]);
+  await shot('11-viewer-image-actions');
+
+  // Use as reference: the remix model takes it, and the new job names it.
+  await driver.findElement(By.css('[data-testid="use-as-reference"]')).click();
+  await waitToast('Added as a reference');
+  await selectValue('#model', 'easel-remix-1');
+  await driver.wait(until.elementLocated(By.css('[data-testid="reference"]')), WAIT);
+  const remix = await generate('the lighthouse, remixed');
+  await waitStatus('the lighthouse, remixed', 'completed');
+  assert.equal(cli('show', remix, '--json').job.reference_ids.length, 1);
+
+  // Delete: the file goes to the trash; Undo in the toast brings it back.
+  await driver.findElement(By.css(`[data-id="${id}"] button.open`)).click();
+  await driver.wait(until.elementLocated(By.xpath('//dialog//button[normalize-space()="Delete"]')), WAIT).click();
+  await driver.wait(until.elementLocated(By.xpath('//button[normalize-space()="Delete job and files"]')), WAIT).click();
+  await waitFor(() => !existsSync(path), 'the file left the library');
+  const trashed = join(process.env.XDG_DATA_HOME, 'Trash', 'files');
+  assert.ok(readdirSync(trashed).includes(basename(path)), 'the file is in the trash');
+  const toast = await waitToast('Deleted 1 job');
+  const undo = await toast.findElement(By.css('[data-testid="toast-action"]'));
+  await undo.click();
+  await waitFor(() => existsSync(path), 'the file is back in the library');
+  await driver.wait(until.elementLocated(card('a lighthouse to take elsewhere', 'completed')), WAIT);
+  assert.equal(cli('show', id, '--json').job.deleted, false);
 });

@@ -250,6 +250,37 @@ impl Engine {
             .map_err(EngineError::from)
     }
 
+    /// Use one of a job's images as a reference for a new job: stored, like
+    /// an imported file, by its content.
+    pub async fn reference_from_image(
+        &self,
+        id: &str,
+        index: u32,
+    ) -> Result<ReferenceImage, EngineError> {
+        let path = self.image_path(id, index).await?;
+        let read = path.clone();
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(read))
+            .await
+            .map_err(|_| EngineError::Shutdown)?
+            .map_err(|source| EngineError::Io { path, source })?;
+        self.import_reference(bytes).await
+    }
+
+    /// The library file of one of a job's images.
+    pub async fn image_path(
+        &self,
+        id: &str,
+        index: u32,
+    ) -> Result<std::path::PathBuf, EngineError> {
+        let detail = self.detail(id).await?;
+        detail
+            .assets
+            .iter()
+            .find(|a| a.output_index == index)
+            .map(|a| std::path::PathBuf::from(&a.path))
+            .ok_or_else(|| EngineError::NotFound(format!("{id} image {}", index + 1)))
+    }
+
     pub async fn get(&self, id: &str) -> Result<JobSummary, EngineError> {
         let key = id.to_string();
         self.shared
@@ -466,53 +497,6 @@ impl Engine {
             self.shared.publish(job);
         }
         Ok(changed)
-    }
-
-    /// Delete jobs with their images: the files go to the system trash (so
-    /// a mistake can be undone there), then the record goes. A job a worker
-    /// is running cannot be deleted: cancel it first.
-    pub async fn delete(&self, ids: Vec<String>) -> Result<Vec<String>, EngineError> {
-        let mut deleted = Vec::new();
-        for id in ids {
-            let detail = self.detail(&id).await?;
-            let job = &detail.job;
-            if job.status.is_running() && !job.held {
-                return Err(EngineError::WrongState {
-                    id: job.id.clone(),
-                    status: job.status,
-                    action: "delete",
-                });
-            }
-            let files: Vec<std::path::PathBuf> = detail
-                .assets
-                .iter()
-                .map(|a| std::path::PathBuf::from(&a.path))
-                .filter(|p| p.exists())
-                .collect();
-            if let Some(first) = files.first().cloned() {
-                tokio::task::spawn_blocking(move || trash::delete_all(&files))
-                    .await
-                    .map_err(|_| EngineError::Shutdown)?
-                    .map_err(|e| EngineError::Trash {
-                        path: first,
-                        message: e.to_string(),
-                    })?;
-            }
-            for asset in &detail.assets {
-                // Thumbnails are a cache: nothing to keep.
-                let _ = std::fs::remove_file(&asset.thumb_path);
-            }
-            let key = id.clone();
-            let gone = self
-                .shared
-                .db(move |s| s.write(|tx| q::delete(tx, &key)))
-                .await?;
-            if gone {
-                tracing::info!(job_id = %id, "job deleted");
-                deleted.push(id);
-            }
-        }
-        Ok(deleted)
     }
 
     /// On a clean exit (Quit): hand this process's running jobs back so the

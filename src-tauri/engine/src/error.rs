@@ -51,8 +51,8 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
-    #[error("could not move {path} to the trash: {message}")]
-    Trash { path: PathBuf, message: String },
+    #[error(transparent)]
+    Trash(#[from] crate::library::trash::TrashError),
     #[error("{0} needs an API key: add it in Settings")]
     MissingKey(String),
     #[error(transparent)]
@@ -94,7 +94,7 @@ impl EngineError {
             EngineError::WrongState { .. } => ErrorKind::Conflict,
             EngineError::RequestConflict { .. } => ErrorKind::RequestConflict,
             EngineError::BudgetExceeded { .. } => ErrorKind::Budget,
-            EngineError::Library(_) | EngineError::Trash { .. } => ErrorKind::Library,
+            EngineError::Library(_) | EngineError::Trash(_) => ErrorKind::Library,
             EngineError::MissingKey(_) => ErrorKind::MissingKey,
             EngineError::Keychain(_) => ErrorKind::Keychain,
             EngineError::Store(e) if e.is_user_facing() => ErrorKind::Storage,

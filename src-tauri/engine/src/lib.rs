@@ -5,6 +5,7 @@
 
 pub mod changes;
 pub mod config;
+mod deletion;
 pub mod engine;
 pub mod error;
 pub mod jobs;

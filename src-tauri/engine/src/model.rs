@@ -246,6 +246,9 @@ pub struct JobSummary {
     pub favorite: bool,
     /// The first image's thumbnail, once completed.
     pub thumb_path: Option<String>,
+    /// The first image's file in the library (what dragging a card out
+    /// hands to another app).
+    pub image_path: Option<String>,
     pub asset_count: u32,
     pub reference_ids: Vec<String>,
     /// The fencing token of the current claim or takeover: every change a
@@ -263,6 +266,9 @@ pub struct JobSummary {
     /// front"), then the oldest.
     #[ts(type = "number")]
     pub priority: i64,
+    /// Deleted (its files in the trash) and not yet purged: hidden from the
+    /// gallery; Undo brings it back.
+    pub deleted: bool,
 }
 
 impl JobSummary {
@@ -329,6 +335,7 @@ pub struct Asset {
     pub sha256: String,
     #[ts(type = "number")]
     pub created_at: i64,
+    pub favorite: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -37,8 +37,10 @@ impl Engine {
             .read()
             .map(|all| all.get(id).cloned().unwrap_or_default())
             .unwrap_or_default();
+        let name = self.shared.providers.get(id).map_or(id, |p| p.name());
         ProviderInfo {
             id: id.to_string(),
+            name: name.to_string(),
             key: self.shared.keys.state(id, capabilities.needs_key).await,
             capabilities,
             shutdowns,

@@ -106,6 +106,7 @@ fn assets(n: u32) -> Vec<Asset> {
             bytes: 10,
             sha256: "00".into(),
             created_at: 0,
+            favorite: false,
         })
         .collect()
 }

@@ -2,8 +2,14 @@
 // say what happened.
 import {
   cancelJob,
+  copyImage,
   createJob,
+  deleteImage,
   deleteJobs,
+  referenceFromImage,
+  setImageFavorite,
+  undoDelete,
+  undoDeleteImage,
   errorMessage,
   openPath,
   retryJob,
@@ -13,6 +19,7 @@ import {
   type NewJob,
 } from './api';
 import type { Catalog } from './catalog.svelte';
+import { draft } from './draft.svelte';
 import type { JobStore } from './jobs.svelte';
 import { notices } from './notices.svelte';
 import { clampCount, fitSize } from './sizes';
@@ -45,7 +52,10 @@ export async function favoriteJobs(store: JobStore, ids: string[], favorite: boo
   }
 }
 
-/** Delete jobs and their files (to the trash); returns the ids deleted. */
+/**
+ * Delete jobs and their files (to the trash), offering Undo; returns the
+ * ids deleted.
+ */
 export async function deleteJobsAndFiles(store: JobStore, ids: string[]): Promise<string[]> {
   try {
     const deleted = await deleteJobs(ids);
@@ -53,13 +63,87 @@ export async function deleteJobsAndFiles(store: JobStore, ids: string[]): Promis
     const kept = ids.length - deleted.length;
     if (kept > 0) {
       notices.error(`${plural(kept, 'job')} not deleted: a running job must be canceled first.`);
-    } else {
-      notices.push(`Deleted ${plural(deleted.length, 'job')} (files moved to the trash)`);
+    } else if (deleted.length > 0) {
+      notices.offer(`Deleted ${plural(deleted.length, 'job')} (files moved to the trash)`, {
+        label: 'Undo',
+        run: () => void undoDeleteJobs(store, deleted),
+      });
     }
     return deleted;
   } catch (err) {
     notices.error(`Could not delete: ${errorMessage(err)}`);
     return [];
+  }
+}
+
+export async function undoDeleteJobs(store: JobStore, ids: string[]): Promise<void> {
+  try {
+    const restored = await undoDelete(ids);
+    for (const job of restored) store.upsert(job);
+    notices.push(`Restored ${plural(restored.length, 'job')} and ${restored.length === 1 ? 'its' : 'their'} files`);
+  } catch (err) {
+    notices.error(`Could not undo the delete: ${errorMessage(err)}`);
+  }
+}
+
+/** Delete one image of a job (a job's last image deletes the job), offering Undo. */
+export async function deleteOneImage(store: JobStore, job: JobSummary, index: number): Promise<JobSummary | null> {
+  try {
+    const now = await deleteImage(job.id, index);
+    store.upsert(now);
+    if (now.deleted) {
+      store.remove([now.id]);
+      notices.offer('Deleted the image and its job (file moved to the trash)', {
+        label: 'Undo',
+        run: () => void undoDeleteJobs(store, [now.id]),
+      });
+    } else {
+      notices.offer(`Deleted image ${index + 1} (file moved to the trash)`, {
+        label: 'Undo',
+        run: () => void undoDeleteOneImage(store, job.id, index),
+      });
+    }
+    return now;
+  } catch (err) {
+    notices.error(`Could not delete the image: ${errorMessage(err)}`);
+    return null;
+  }
+}
+
+export async function undoDeleteOneImage(store: JobStore, id: string, index: number): Promise<void> {
+  try {
+    store.upsert(await undoDeleteImage(id, index));
+    notices.push(`Restored image ${index + 1}`);
+  } catch (err) {
+    notices.error(`Could not undo the delete: ${errorMessage(err)}`);
+  }
+}
+
+export async function favoriteImage(store: JobStore, id: string, index: number, favorite: boolean): Promise<void> {
+  try {
+    store.upsert(await setImageFavorite(id, index, favorite));
+  } catch (err) {
+    notices.error(`Could not update favorites: ${errorMessage(err)}`);
+  }
+}
+
+export async function copyImageToClipboard(id: string, index: number): Promise<void> {
+  try {
+    await copyImage(id, index);
+    notices.push('Image copied');
+  } catch (err) {
+    notices.error(`Could not copy the image: ${errorMessage(err)}`);
+  }
+}
+
+/** Start a new job from a gallery image: it becomes a reference in the generate panel. */
+export async function useAsReference(id: string, index: number, previewUrl: string): Promise<void> {
+  try {
+    const ref = await referenceFromImage(id, index);
+    draft.addReference({ id: ref.id, name: `Image ${index + 1}`, url: previewUrl, width: ref.width, height: ref.height });
+    notices.push('Added as a reference in the generate panel');
+  } catch (err) {
+    notices.error(`Could not use the image as a reference: ${errorMessage(err)}`);
   }
 }
 
@@ -117,7 +201,8 @@ export async function rerun(
   try {
     const created = await createJob(request);
     store.upsert(created);
-    notices.push(vary ? `Queued a variation on ${created.provider}` : `Queued again on ${created.provider}`);
+    const on = catalog.providerName(created.provider);
+    notices.push(vary ? `Queued a variation on ${on}` : `Queued again on ${on}`);
     return created;
   } catch (err) {
     notices.error(`Could not re-run: ${errorMessage(err)}`);

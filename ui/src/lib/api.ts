@@ -123,6 +123,34 @@ export function deleteJobs(ids: string[]): Promise<string[]> {
   return invoke<string[]>('delete_jobs', { ids });
 }
 
+/** Bring deleted jobs and their files back from the trash. */
+export function undoDelete(ids: string[]): Promise<JobSummary[]> {
+  return invoke<JobSummary[]>('undo_delete', { ids });
+}
+
+/** Delete one image of a job (its file to the trash); the job as it is now. */
+export function deleteImage(id: string, index: number): Promise<JobSummary> {
+  return invoke<JobSummary>('delete_image', { id, index });
+}
+
+export function undoDeleteImage(id: string, index: number): Promise<JobSummary> {
+  return invoke<JobSummary>('undo_delete_image', { id, index });
+}
+
+export function setImageFavorite(id: string, index: number, favorite: boolean): Promise<JobSummary> {
+  return invoke<JobSummary>('set_image_favorite', { id, index, favorite });
+}
+
+/** Store one of a job's images as a reference image for a new job. */
+export function referenceFromImage(id: string, index: number): Promise<ReferenceImage> {
+  return invoke<ReferenceImage>('reference_from_image', { id, index });
+}
+
+/** Put one of a job's images on the clipboard (as PNG for other apps). */
+export function copyImage(id: string, index: number): Promise<void> {
+  return invoke<void>('copy_image', { id, index });
+}
+
 export function setFavorite(ids: string[], favorite: boolean): Promise<JobSummary[]> {
   return invoke<JobSummary[]>('set_favorite', { ids, favorite });
 }

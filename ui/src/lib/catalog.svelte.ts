@@ -30,6 +30,16 @@ export class Catalog {
     return this.provider(providerId)?.capabilities.models.find((m) => m.id === modelId);
   }
 
+  /** How people call a provider ("OpenAI"); its id while the catalog loads. */
+  providerName(id: string): string {
+    return this.provider(id)?.name ?? id;
+  }
+
+  /** A model's display name; the id for a typed or unknown model. */
+  modelName(providerId: string, modelId: string): string {
+    return this.model(providerId, modelId)?.name ?? modelId;
+  }
+
   /** Providers a job can be sent to now: they need no key or have one. */
   get usable(): ProviderInfo[] {
     return this.providers.filter(isUsable);

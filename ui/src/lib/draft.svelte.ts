@@ -17,10 +17,20 @@ export type Draft = {
   params: Record<string, ParamValue>;
 };
 
+/** A reference image attached in the generate panel. */
+export type AttachedReference = { id: string; name: string; url: string; width: number; height: number };
+
 class DraftBox {
   /** The latest draft to load, numbered so loading the same job twice counts. */
   current = $state.raw<{ draft: Draft; n: number } | null>(null);
+  /** The latest image to attach as a reference ("Use as reference"), numbered likewise. */
+  reference = $state.raw<{ ref: AttachedReference; n: number } | null>(null);
   #n = 0;
+
+  addReference(ref: AttachedReference): void {
+    this.#n += 1;
+    this.reference = { ref, n: this.#n };
+  }
 
   use(job: JobSummary): void {
     this.#n += 1;

@@ -59,6 +59,8 @@ export function matchesSearch(prompt: string, search: string | undefined): boole
 
 /** Whether a job belongs in the gallery under `filter`. */
 export function matchesFilter(job: JobSummary, filter: GalleryFilter, withSearch = true): boolean {
+  // Deleted (Undo can bring it back): in no view.
+  if (job.deleted) return false;
   if (filter.status && job.status !== filter.status) return false;
   if (filter.provider && job.provider !== filter.provider) return false;
   if (filter.model && job.model !== filter.model) return false;

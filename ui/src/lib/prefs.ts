@@ -18,3 +18,24 @@ export function setDefaultModelFor(provider: string, model: string | null): void
     // Not remembered.
   }
 }
+
+const THUMB_KEY = 'easel.thumbSize';
+/** Gallery row height (px): the size slider's range and default. */
+export const THUMB_SIZES = { min: 140, max: 360, default: 200 } as const;
+
+export function thumbSize(): number {
+  try {
+    const v = Number(localStorage.getItem(THUMB_KEY));
+    return v >= THUMB_SIZES.min && v <= THUMB_SIZES.max ? v : THUMB_SIZES.default;
+  } catch {
+    return THUMB_SIZES.default;
+  }
+}
+
+export function setThumbSize(size: number): void {
+  try {
+    localStorage.setItem(THUMB_KEY, String(size));
+  } catch {
+    // Not remembered.
+  }
+}

@@ -37,6 +37,8 @@ export function testJob(id: string, extra: Partial<JobSummary> = {}): JobSummary
     queue_position: null,
     provider_message: null,
     priority: 0,
+    deleted: false,
+    image_path: null,
     ...extra,
   };
 }

@@ -42,8 +42,13 @@ class Theme {
 
   apply(): void {
     const root = document.documentElement;
+    if (root.dataset.theme === this.resolved) return;
+    // Colors switch at once: without this, buttons' color transitions
+    // would flash the old theme for a moment.
+    root.classList.add('theme-switching');
     root.dataset.theme = this.resolved;
     root.style.colorScheme = this.resolved;
+    requestAnimationFrame(() => requestAnimationFrame(() => root.classList.remove('theme-switching')));
   }
 }
 

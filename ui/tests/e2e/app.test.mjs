@@ -14,6 +14,7 @@ const UI = new URL('../../', import.meta.url).pathname;
 const BUILD = join(UI, 'test-results/dist-e2e');
 const SHOTS = join(UI, 'test-results/screenshots');
 const CHROMIUM = process.env.EASEL_CHROMIUM ?? '/usr/bin/chromium';
+const AXE = join(UI, 'node_modules/axe-core/axe.min.js');
 const T = { timeout: 90_000 };
 
 let server;
@@ -277,9 +278,9 @@ test('the generate panel shows the controls the model takes: aspect × resolutio
   // While the provider queues it, the card says where it stands and what
   // the provider says.
   const card = cardFor(page, 'A tiered model at work');
-  await card.getByTestId('provider-queue').filter({ hasText: '#3 at studio-sim' }).waitFor({ timeout: 10_000 });
+  await card.getByTestId('provider-queue').filter({ hasText: '#3 at Studio Sim' }).waitFor({ timeout: 10_000 });
   assert.equal(await card.getByTestId('provider-message').innerText(), 'Waiting for a free GPU');
-  await card.getByTestId('provider-queue').filter({ hasText: 'Next at studio-sim' }).waitFor({ timeout: 10_000 });
+  await card.getByTestId('provider-queue').filter({ hasText: 'Next at Studio Sim' }).waitFor({ timeout: 10_000 });
   await card.and(page.locator('[data-status="completed"]')).waitFor({ timeout: 15_000 });
   // The viewer lists the settings it ran with, by name.
   await card.getByRole('button', { name: /^Open / }).click();
@@ -358,7 +359,8 @@ test('queue drawer: the run order by provider lane, move to front, pause and res
   await cardFor(page, 'Queue one', 'completed').waitFor({ timeout: 30_000 });
   await page.waitForTimeout(800);
   assert.equal(await cardFor(page, 'Queue four', 'queued').count(), 1, 'paused: still queued');
-  assert.equal(await drawer.getByTestId('queue-item').nth(0).locator('.when').innerText(), 'waits: the queue is paused');
+  // The drawer reads the queue every second: it catches up with the card.
+  await drawer.getByTestId('queue-item').nth(0).locator('.when').filter({ hasText: /^waits: the queue is paused$/ }).waitFor({ timeout: 5_000 });
 
   // Resumed: the job moved to the front starts before the older one.
   await drawer.getByTestId('queue-pause').click();
@@ -599,10 +601,12 @@ test('viewer: parameters, timeline, zoom, keyboard navigation and actions', T, a
   const params = await viewer.getByTestId('viewer-params').innerText();
   assert.match(params, new RegExp(`Size\\s+${job.width} × ${job.height}`));
   assert.match(params, new RegExp(`Seed\\s+${job.seed}\\b`));
-  assert.match(params, new RegExp(`Provider\\s+${job.provider}`));
-  assert.match(params, new RegExp(`Model\\s+${job.model}`));
+  // Display names, as everywhere, not ids.
+  const NAMES = { offline: 'Offline (built-in)', 'studio-sim': 'Studio Sim', 'easel-landscape-1': 'Easel Landscape 1', 'sim-fast': 'Sim Fast' };
+  assert.match(params, new RegExp(`Provider\\s+${NAMES[job.provider]}`));
+  assert.match(params, new RegExp(`Model\\s+${NAMES[job.model]}`));
   await viewer.getByTestId('attempts').waitFor();
-  assert.match(await viewer.getByTestId('attempts').innerText(), new RegExp(`#1.*${job.provider}`, 's'));
+  assert.match(await viewer.getByTestId('attempts').innerText(), new RegExp(`#1.*${NAMES[job.provider]} · ${NAMES[job.model]}`, 's'));
   assert.ok((await viewer.getByTestId('timeline').locator('li').count()) >= 2);
   await until(page, () => {
     const img = document.querySelector('[data-testid="viewer-image"]');
@@ -610,10 +614,34 @@ test('viewer: parameters, timeline, zoom, keyboard navigation and actions', T, a
   }, null, 'the full image to load');
   await shot(page, '10-viewer');
 
+  // Fit / 100% toggle, zoom steps, panning by drag, and the keys for them.
+  const image = viewer.getByTestId('viewer-image');
+  const level = viewer.getByTestId('zoom-level');
   await viewer.getByTestId('zoom').click();
-  assert.match(await viewer.getByTestId('viewer-image').getAttribute('class'), /\bactual\b/);
+  assert.match(await image.getAttribute('class'), /\bactual\b/);
+  await level.filter({ hasText: /^100%$/ }).waitFor();
   await shot(page, '11-viewer-100');
+  await viewer.getByRole('button', { name: 'Zoom in' }).click();
+  await level.filter({ hasText: /^200%$/ }).waitFor();
+  const asset = await page.evaluate((id) => window.__easelFake.jobs.get(id).assets[0], job.id);
+  assert.equal(await image.evaluate((el) => el.getBoundingClientRect().width), asset.width * 2);
+  const canvas = viewer.locator('.canvas');
+  const at = await canvas.evaluate((el) => [el.scrollLeft, el.scrollTop]);
+  const box = await canvas.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 - 120, box.y + box.height / 2 - 90, { steps: 6 });
+  await page.mouse.up();
+  assert.deepEqual(await canvas.evaluate((el) => [el.scrollLeft, el.scrollTop]), [at[0] + 120, at[1] + 90], 'dragging pans');
+  assert.match(await image.getAttribute('class'), /\bactual\b/, 'a pan is not a click');
+  await page.keyboard.press('-');
+  await level.filter({ hasText: /^100%$/ }).waitFor();
+  await page.keyboard.press('0');
+  await image.and(page.locator('.fit')).waitFor();
+  await page.keyboard.press('1');
+  await image.and(page.locator('.actual')).waitFor();
   await viewer.getByTestId('zoom').click();
+  await image.and(page.locator('.fit')).waitFor();
 
   await page.keyboard.press('ArrowRight');
   await viewer.getByTestId('viewer-prompt').filter({ hasText: prompts[1] }).waitFor();
@@ -640,14 +668,14 @@ test('viewer: parameters, timeline, zoom, keyboard navigation and actions', T, a
   const before = (await calls(page, 'create_job')).length;
   const rerunOn = viewer.locator('#rerun-provider');
   assert.equal(await rerunOn.inputValue(), 'offline');
-  assert.deepEqual(await rerunOn.locator('option').allInnerTexts(), ['offline (this provider)', 'studio-sim']);
+  assert.deepEqual(await rerunOn.locator('option').allInnerTexts(), ['Offline (built-in) (this provider)', 'Studio Sim']);
   await viewer.getByTestId('rerun').click();
-  await page.getByTestId('toast').filter({ hasText: 'Queued again on offline' }).waitFor();
+  await page.getByTestId('toast').filter({ hasText: 'Queued again on Offline (built-in)' }).waitFor();
   await rerunOn.selectOption('studio-sim');
   await viewer.getByTestId('rerun').click();
-  await page.getByTestId('toast').filter({ hasText: 'Queued again on studio-sim' }).waitFor();
+  await page.getByTestId('toast').filter({ hasText: 'Queued again on Studio Sim' }).waitFor();
   await viewer.getByTestId('vary').click();
-  await page.getByTestId('toast').filter({ hasText: 'Queued a variation on offline' }).waitFor();
+  await page.getByTestId('toast').filter({ hasText: 'Queued a variation on Offline (built-in)' }).waitFor();
   const reruns = (await calls(page, 'create_job')).slice(before).map((c) => c.request);
   assert.equal(reruns.length, 3);
   assert.equal(reruns[0].prompt, prompts[1]);
@@ -694,9 +722,9 @@ test('delete from the viewer and in bulk; multi-select with Shift-click', T, asy
   // One from the viewer (asks first).
   await cards(page).first().locator('.open').click();
   const viewer = page.getByTestId('viewer');
-  await viewer.getByRole('button', { name: 'Delete' }).click();
+  await viewer.getByRole('button', { name: 'Delete', exact: true }).click();
   await shot(page, '12-viewer-delete-confirm');
-  await viewer.getByRole('button', { name: 'Delete job and files' }).click();
+  await viewer.getByRole('button', { name: /^Delete (job and files|the job and its \d images)$/ }).click();
   await page.locator(`[data-id="${ids[0]}"]`).waitFor({ state: 'detached' });
   // The viewer moves on to the next job.
   await viewer.getByTestId('viewer-prompt').waitFor();
@@ -719,7 +747,88 @@ test('delete from the viewer and in bulk; multi-select with Shift-click', T, asy
   await page.getByTestId('toast').filter({ hasText: 'Deleted 3 jobs' }).waitFor();
   const deleted = (await calls(page, 'delete_jobs')).flatMap((c) => c.ids);
   assert.deepEqual(deleted, ids.slice(0, 4));
-  assert.equal(await page.evaluate(() => window.__easelFake.jobs.size), total - 4);
+  const left = () => page.evaluate(() => [...window.__easelFake.jobs.values()].filter((j) => !j.summary.deleted).length);
+  assert.equal(await left(), total - 4);
+
+  // Undo, in the toast: the three come back (their files out of the trash).
+  await page.getByTestId('toast').filter({ hasText: 'Deleted 3 jobs' }).getByTestId('toast-action').click();
+  for (const id of ids.slice(1, 4)) await page.locator(`[data-id="${id}"]`).waitFor();
+  await page.getByTestId('toast').filter({ hasText: 'Restored 3 jobs and their files' }).waitFor();
+  assert.deepEqual((await calls(page, 'undo_delete')).flatMap((c) => c.ids), ids.slice(1, 4));
+  assert.equal(await left(), total - 1);
+  await close(page);
+});
+
+test('images out: drag a card out as its file, copy image, use as reference; favorite and delete one image, with Undo', T, async () => {
+  const page = await open('seed=12');
+  await cards(page).first().waitFor();
+  const id = await page
+    .locator('[data-testid="job-card"][data-status="completed"]', { has: page.locator('.outputs') })
+    .first()
+    .getAttribute('data-id');
+  const pair = page.locator(`[data-id="${id}"]`);
+  const summary = () => page.evaluate((i) => window.__easelFake.jobs.get(i).summary, id);
+  const job = await summary();
+  assert.equal(job.count, 2);
+
+  // Dragging the card out hands over the library file (a file URI).
+  const drag = await pair.locator('.open').evaluate((el) => {
+    const dt = new DataTransfer();
+    el.dispatchEvent(new DragEvent('dragstart', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    return { uri: dt.getData('text/uri-list'), path: dt.getData('text/plain'), download: dt.getData('DownloadURL') };
+  });
+  assert.equal(drag.path, job.image_path);
+  assert.equal(drag.uri, `file://${job.image_path.split('/').map(encodeURIComponent).join('/')}`);
+  assert.ok(drag.download.startsWith(`image/png:${job.image_path.split('/').pop()}:`), drag.download);
+
+  await pair.locator('.open').click();
+  const viewer = page.getByTestId('viewer');
+  await viewer.getByTestId('viewer-params').filter({ hasText: 'Offline (built-in)' }).waitFor();
+  await viewer.getByRole('button', { name: 'Image 2' }).click();
+
+  // A favorite of one image: the job counts as a favorite, image 1 does not.
+  await viewer.getByTestId('image-favorite').click();
+  await viewer.getByTestId('image-favorite').and(page.locator('[aria-pressed="true"]')).waitFor();
+  await pair.locator('.fav[aria-pressed="true"]').waitFor();
+  assert.deepEqual((await calls(page, 'set_image_favorite')).at(-1), { id, index: 1, favorite: true });
+  await viewer.getByRole('button', { name: 'Image 1', exact: true }).click();
+  await viewer.getByTestId('image-favorite').and(page.locator('[aria-pressed="false"]')).waitFor();
+  await viewer.getByRole('button', { name: 'Image 2 (favorite)' }).click();
+
+  // Copy image: the shell puts that image's file on the clipboard.
+  await viewer.getByTestId('copy-image').click();
+  await page.getByTestId('toast').filter({ hasText: 'Image copied' }).waitFor();
+  assert.deepEqual((await calls(page, 'copy_image')).at(-1), { id, index: 1 });
+  assert.match(await page.evaluate(() => window.__easelFake.clipboard), /_1_\d+x\d+\.png$/);
+  await shot(page, '30-viewer-image-actions');
+
+  // Delete image 2 only: the job keeps image 1; Undo brings image 2 back.
+  await viewer.getByTestId('delete-image').click();
+  await viewer.getByRole('button', { name: 'Delete image 2', exact: true }).click();
+  const toast = page.getByTestId('toast').filter({ hasText: 'Deleted image 2 (file moved to the trash)' });
+  await toast.waitFor();
+  await pair.locator('.outputs').waitFor({ state: 'detached' });
+  await viewer.getByRole('button', { name: 'Image 2' }).waitFor({ state: 'detached' });
+  assert.equal((await summary()).asset_count, 1);
+  await toast.getByTestId('toast-action').click();
+  await page.getByTestId('toast').filter({ hasText: 'Restored image 2' }).waitFor();
+  await pair.locator('.outputs').filter({ hasText: '×2' }).waitFor();
+  await viewer.getByRole('button', { name: 'Image 2 (favorite)' }).waitFor();
+
+  // Use as reference: the viewer closes and the generate panel holds the
+  // image; this model takes none, so the panel says so until one that does.
+  await viewer.getByTestId('use-as-reference').click();
+  await viewer.waitFor({ state: 'hidden' });
+  await page.getByTestId('toast').filter({ hasText: 'Added as a reference in the generate panel' }).waitFor();
+  await page.getByText('Easel Landscape 1 takes no reference images').waitFor();
+  await page.locator('#model').selectOption('easel-remix-1');
+  await page.getByTestId('reference').waitFor();
+  await generate(page, 'the same harbor, at night');
+  await until(page, () => window.__easelFake.calls.filter((c) => c.cmd === 'create_job').length > 0, null, 'created');
+  const request = (await calls(page, 'create_job')).at(-1).request;
+  const [ref] = await calls(page, 'reference_from_image');
+  assert.deepEqual(ref, { id, index: 1 });
+  assert.equal(request.reference_ids.length, 1);
   await close(page);
 });
 
@@ -856,7 +965,7 @@ test('provider keys: save, test and remove; Generate offers a provider only with
     page.locator('#provider option').evaluateAll((os) => os.map((o) => o.value));
   // Without its key, acme-cloud is not offered, and the panel says why.
   assert.deepEqual(await providerOptions(), ['offline', 'studio-sim']);
-  await page.getByTestId('needs-key').filter({ hasText: 'Add an API key in Settings to use acme-cloud' }).waitFor();
+  await page.getByTestId('needs-key').filter({ hasText: 'Add an API key in Settings to use Acme Cloud' }).waitFor();
 
   // The hint links to Settings.
   await page.getByTestId('needs-key').getByRole('button', { name: 'Settings' }).click();
@@ -923,6 +1032,62 @@ test('provider keys: save, test and remove; Generate offers a provider only with
   await drawer.getByRole('button', { name: 'Close', exact: true }).click();
   assert.deepEqual(await providerOptions(), ['offline', 'studio-sim']);
   await until(page, () => document.querySelector('#provider').value === 'offline', null, 'back to a usable provider');
+  await close(page);
+});
+
+/** Serious and critical WCAG 2 A/AA violations axe-core finds in the page as it is now. */
+async function axeViolations(page) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] }, resultTypes: ['violations'] }),
+  );
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+test('accessibility: no serious axe-core violations in the gallery, viewer, queue and settings, light and dark', T, async () => {
+  const page = await open('seed=40');
+  await cards(page).first().waitFor();
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    const found = { gallery: await axeViolations(page) };
+    await cards(page).first().locator('.open').click();
+    await page.getByTestId('viewer-prompt').waitFor();
+    found.viewer = await axeViolations(page);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('open-queue').click();
+    await page.getByTestId('queue-drawer').waitFor();
+    found.queue = await axeViolations(page);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('open-settings').click();
+    await page.getByTestId('settings').waitFor();
+    found.settings = await axeViolations(page);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('settings').waitFor({ state: 'detached' });
+    assert.deepEqual(found, { gallery: [], viewer: [], queue: [], settings: [] }, `${scheme} scheme`);
+  }
+
+  // The keyboard: one tab stop per card, arrows move through the grid, and
+  // the card's actions have keys (X select, F favorite).
+  const ids = await cards(page).evaluateAll((els) => els.map((e) => e.dataset.id));
+  const focused = () => page.evaluate(() => document.activeElement?.closest('[data-id]')?.dataset.id ?? null);
+  await cards(page).first().locator('.open').focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await focused(), ids[1], 'Tab goes to the next card, not to the first one\'s buttons');
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await focused(), ids[0]);
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowDown');
+  const below = await focused();
+  assert.ok(ids.indexOf(below) > 1, 'ArrowDown reaches the next row');
+  const wasFavorite = await page.evaluate((id) => window.__easelFake.jobs.get(id).summary.favorite, below);
+  await page.keyboard.press('f');
+  await until(page, ([id, was]) => window.__easelFake.jobs.get(id).summary.favorite === !was, [below, wasFavorite], 'F favorites');
+  await page.keyboard.press('x');
+  await page.getByTestId('selection-bar').getByText('1 selected').waitFor();
+  await page.keyboard.press('x');
+  await page.getByTestId('selection-bar').waitFor({ state: 'detached' });
   await close(page);
 });
 

@@ -33,6 +33,8 @@ type Job = {
   attempts: Attempt[];
   timeline: TimelineEntry[];
   assets: Asset[];
+  /** Images deleted one by one (their files in the trash), for Undo. */
+  deletedAssets?: Asset[];
   /** When the current phase started (engine time, ms). */
   phaseAt: number;
   /** What the provider billed, when it differs from the estimate (set by tests). */
@@ -101,6 +103,7 @@ const SIM_FLUX: ModelInfo = {
 const PROVIDERS: ProviderInfo[] = [
   {
     id: 'offline',
+    name: 'Offline (built-in)',
     capabilities: {
       models: [
         {
@@ -142,6 +145,7 @@ const PROVIDERS: ProviderInfo[] = [
     // A second, priced provider without progress reports, so the UI's
     // cost, provider filter and "re-run elsewhere" paths have something to do.
     id: 'studio-sim',
+    name: 'Studio Sim',
     capabilities: {
       models: [
         {
@@ -184,6 +188,7 @@ const PROVIDERS: ProviderInfo[] = [
     // A cloud provider that needs an API key (the engine keeps keys in the
     // OS keychain; here, in memory). Its key state is filled in per call.
     id: 'acme-cloud',
+    name: 'Acme Cloud',
     capabilities: {
       models: [
         {
@@ -268,6 +273,8 @@ export class FakeEngine {
   failNextCreate: ErrorPayload | null = null;
   nextPickedFolder: string | null = null;
   references = new Set<string>();
+  /** The library file `copy_image` last put on the clipboard. */
+  clipboard: string | null = null;
   /** Provider keys as the keychain would hold them. */
   keys = new Map<string, string>();
   /** While paused, jobs do not advance. */
@@ -391,6 +398,8 @@ export class FakeEngine {
       queue_position: null,
       provider_message: null,
       priority: 0,
+      deleted: false,
+      image_path: null,
     };
   }
 
@@ -404,6 +413,7 @@ export class FakeEngine {
       bytes: 180_000 + ((s.seed + i * 7919) % 900_000),
       sha256: (s.id + i).padEnd(64, '0').slice(0, 64),
       created_at: at,
+      favorite: s.favorite,
     }));
   }
 
@@ -500,7 +510,7 @@ export class FakeEngine {
         from_status: 'queued',
         to_status: s.status,
         attempt: 1,
-        detail: failed ? 'the provider failed' : canceled ? 'canceled by the user' : `saved ${s.count} image(s)`,
+        detail: failed ? 'the provider failed' : canceled ? 'canceled by the user' : `saved ${s.count === 1 ? '1 image' : `${s.count} images`}`,
       });
       if (failed) {
         s.error_code = 'provider_error';
@@ -509,6 +519,7 @@ export class FakeEngine {
         job.assets = this.#assetsFor(s, at + 2400);
         s.asset_count = job.assets.length;
         s.thumb_path = job.assets[0].thumb_path;
+        s.image_path = job.assets[0].path;
       }
       batch.push(job);
     }
@@ -622,6 +633,7 @@ export class FakeEngine {
         job.assets = this.#assetsFor(s, now);
         s.asset_count = job.assets.length;
         s.thumb_path = job.assets[0].thumb_path;
+        s.image_path = job.assets[0].path;
         this.#endAttempt(s, 'succeeded', null, now);
         this.#change(job, 'completed', `saved ${s.count} image${s.count === 1 ? '' : 's'}`, now);
       }
@@ -703,6 +715,27 @@ export class FakeEngine {
         return this.deleteJobs(args.ids as string[]);
       case 'set_favorite':
         return this.setFavorite(args.ids as string[], args.favorite as boolean);
+      case 'undo_delete':
+        return this.undoDelete(args.ids as string[]);
+      case 'delete_image':
+        return this.deleteImage(args.id as string, args.index as number);
+      case 'undo_delete_image':
+        return this.undoDeleteImage(args.id as string, args.index as number);
+      case 'set_image_favorite':
+        return this.setImageFavorite(args.id as string, args.index as number, args.favorite as boolean);
+      case 'reference_from_image': {
+        const asset = this.#get(args.id as string).assets.find((a) => a.output_index === args.index);
+        if (!asset) fail('not_found', `no image ${String(args.index)}`);
+        const id = asset.sha256;
+        this.references.add(id);
+        return { id, width: asset.width, height: asset.height, bytes: asset.bytes };
+      }
+      case 'copy_image': {
+        const asset = this.#get(args.id as string).assets.find((a) => a.output_index === args.index);
+        if (!asset) fail('not_found', `no image ${String(args.index)}`);
+        this.clipboard = asset.path;
+        return null;
+      }
       case 'list_providers':
         return PROVIDERS.map((p) => this.#providerInfo(p.id));
       case 'set_api_key':
@@ -842,6 +875,7 @@ export class FakeEngine {
     }
     for (let i = start; i < all.length; i += 1) {
       const s = all[i];
+      if (s.deleted) continue;
       if (q.status && s.status !== q.status) continue;
       if (q.provider && s.provider !== q.provider) continue;
       if (q.model && s.model !== q.model) continue;
@@ -935,20 +969,75 @@ export class FakeEngine {
     return { ...s };
   }
 
+  /** Like the engine: marked deleted (a waiting job canceled first), files to the trash. */
   deleteJobs(ids: string[]): string[] {
     const deleted: string[] = [];
     for (const id of ids) {
       const job = this.jobs.get(id);
-      if (!job) continue;
+      if (!job || job.summary.deleted) continue;
       if (RUNNING.includes(job.summary.status) && !job.summary.held) continue;
-      this.jobs.delete(id);
-      this.#live.delete(id);
+      const to = job.summary.status === 'queued' || job.summary.held ? 'canceled' : null;
+      job.summary.held = false;
+      job.summary.deleted = true;
       this.#order = null;
+      this.#change(job, to, to ? 'canceled by the user' : '');
       deleted.push(id);
-      // Like the engine: the seq moves on, but no event says so.
-      this.seq += 1;
     }
     return deleted;
+  }
+
+  undoDelete(ids: string[]): JobSummary[] {
+    return ids.map((id) => {
+      const job = this.#get(id);
+      if (job.summary.deleted) {
+        job.summary.deleted = false;
+        this.#order = null;
+        this.#change(job, null);
+      }
+      return { ...job.summary };
+    });
+  }
+
+  #refreshImages(job: Job): void {
+    const s = job.summary;
+    job.assets.sort((a, b) => a.output_index - b.output_index);
+    s.asset_count = job.assets.length;
+    s.thumb_path = job.assets[0]?.thumb_path ?? null;
+    s.image_path = job.assets[0]?.path ?? null;
+    s.favorite = job.assets.some((a) => a.favorite);
+    this.#change(job, null);
+  }
+
+  deleteImage(id: string, index: number): JobSummary {
+    const job = this.#get(id);
+    const at = job.assets.findIndex((a) => a.output_index === index);
+    if (at < 0) fail('not_found', `no image ${index + 1} of job ${id}`);
+    if (job.assets.length === 1) {
+      this.deleteJobs([id]);
+      return { ...job.summary };
+    }
+    job.deletedAssets = [...(job.deletedAssets ?? []), ...job.assets.splice(at, 1)];
+    this.#refreshImages(job);
+    return { ...job.summary };
+  }
+
+  undoDeleteImage(id: string, index: number): JobSummary {
+    const job = this.#get(id);
+    const at = (job.deletedAssets ?? []).findIndex((a) => a.output_index === index);
+    if (at >= 0) {
+      job.assets.push(...(job.deletedAssets ?? []).splice(at, 1));
+      this.#refreshImages(job);
+    }
+    return { ...job.summary };
+  }
+
+  setImageFavorite(id: string, index: number, favorite: boolean): JobSummary {
+    const job = this.#get(id);
+    const asset = job.assets.find((a) => a.output_index === index);
+    if (!asset) fail('not_found', `no image ${index + 1} of job ${id}`);
+    asset.favorite = favorite;
+    this.#refreshImages(job);
+    return { ...job.summary };
   }
 
   setFavorite(ids: string[], favorite: boolean): JobSummary[] {
@@ -957,6 +1046,7 @@ export class FakeEngine {
       const job = this.jobs.get(id);
       if (!job || job.summary.favorite === favorite) continue;
       job.summary.favorite = favorite;
+      for (const a of job.assets) a.favorite = favorite;
       this.#change(job, null);
       changed.push({ ...job.summary });
     }

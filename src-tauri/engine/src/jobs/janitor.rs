@@ -19,6 +19,37 @@ const MAX_JOBS: u32 = 500;
 /// delivery within hours (Replicate), so an older id never comes back.
 const DELIVERIES_KEPT_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
+/// Undo is offered this long after a delete; then the record goes (the
+/// files stay in the system trash until the user empties it).
+const DELETED_KEPT_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Forget jobs and images deleted more than `DELETED_KEPT_MS` ago, and
+/// their thumbnails (a cache).
+pub(crate) async fn purge_deleted(sh: &Shared) {
+    let before = now_ms() - DELETED_KEPT_MS;
+    let purged = sh
+        .db(move |s| s.write(|tx| crate::store::deletions::purge(tx, before)))
+        .await;
+    match purged {
+        Ok(p) if p.jobs + p.images == 0 => {}
+        Ok(p) => {
+            let thumbs = p.thumbnails;
+            let _ = tokio::task::spawn_blocking(move || {
+                for t in thumbs {
+                    let _ = std::fs::remove_file(t);
+                }
+            })
+            .await;
+            tracing::info!(
+                jobs = p.jobs,
+                images = p.images,
+                "forgot deleted jobs and images"
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot purge deleted jobs"),
+    }
+}
+
 /// Forget webhook deliveries older than `DELIVERIES_KEPT_MS`.
 pub(crate) async fn prune_webhook_deliveries(sh: &Shared) {
     let before = now_ms() - DELIVERIES_KEPT_MS;
@@ -73,7 +104,7 @@ pub(crate) async fn sweep_recent(sh: &Shared) {
                 let mut out = Vec::new();
                 for job in q::recently_settled(c, since, MAX_JOBS)? {
                     let keep = if job.status == JobStatus::Completed {
-                        cleanup::asset_files(&q::assets(c, &job.id)?)
+                        cleanup::asset_files(&q::all_assets(c, &job.id)?)
                     } else {
                         Vec::new()
                     };

@@ -800,6 +800,7 @@ async fn save(
                     bytes: a.bytes,
                     sha256: a.sha256,
                     created_at: now_ms(),
+                    favorite: false,
                 });
             }
             Err(e) if e.is_retryable() => {

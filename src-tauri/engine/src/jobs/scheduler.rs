@@ -37,6 +37,7 @@ pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineEr
     janitor::sweep_recent(&sh).await;
     janitor::sweep_staging(&sh).await;
     janitor::prune_webhook_deliveries(&sh).await;
+    janitor::purge_deleted(&sh).await;
     let cancels = tokio::spawn(super::provider_cancels::run(Arc::clone(&sh)));
     let _cancels = AbortOnDrop(cancels);
     let mut stopping = sh.stopping.subscribe();

@@ -321,6 +321,7 @@ pub fn settle(
         Outcome::Completed { assets } => (
             SetState::Completed {
                 thumb: assets.first().map(|a| a.thumb_path.as_str()),
+                image: assets.first().map(|a| a.path.as_str()),
                 assets: assets.len() as u32,
             },
             match assets.len() {

@@ -11,6 +11,7 @@ pub mod exif;
 pub mod metadata;
 pub mod slug;
 pub mod thumbnail;
+pub mod trash;
 pub mod validate;
 
 use std::collections::HashMap;
@@ -75,6 +76,39 @@ pub enum LibraryError {
     Thumbnail(#[from] ThumbnailError),
     #[error("I/O error at {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("cannot read the image {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: ValidateError,
+    },
+}
+
+/// An image's pixels as 8-bit RGBA, row by row.
+pub struct Rgba {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+/// Read a library image's pixels (for the clipboard), with the checks a
+/// provider's output gets: what is on disk is input too.
+pub fn read_rgba(path: &Path) -> Result<Rgba, LibraryError> {
+    let bytes = fs::read(path).map_err(|source| LibraryError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let image = validate::validate(&bytes, &ImageLimits::default()).map_err(|source| {
+        LibraryError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    Ok(Rgba {
+        width: image.width,
+        height: image.height,
+        rgba: image.image.into_rgba8().into_raw(),
+    })
 }
 
 impl LibraryError {
@@ -103,7 +137,8 @@ impl LibraryError {
             | LibraryError::Invalid(_)
             | LibraryError::Metadata(_)
             | LibraryError::Encode(_)
-            | LibraryError::Thumbnail(_) => false,
+            | LibraryError::Thumbnail(_)
+            | LibraryError::Unreadable { .. } => false,
         }
     }
 }

@@ -80,6 +80,8 @@ pub struct ListedModel {
 #[ts(export)]
 pub struct ProviderInfo {
     pub id: String,
+    /// Its display name ("OpenAI").
+    pub name: String,
     pub capabilities: Capabilities,
     /// Announced shutdown dates (`YYYY-MM-DD`) by model id, from the
     /// provider's model listing (empty until it was read).
@@ -261,6 +263,10 @@ pub struct ProviderErrorView {
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn id(&self) -> &'static str;
+    /// Its name as people write it ("OpenAI"), for the UI.
+    fn name(&self) -> &'static str {
+        self.id()
+    }
     fn capabilities(&self) -> &Capabilities;
 
     /// The rules for model `id`: a listed model, or (where the provider

@@ -11,14 +11,15 @@ use crate::model::{
 use rusqlite::types::ToSql;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-const JOB_COLS: &str = "id, request_id, status, provider, model, prompt, negative_prompt, \
+pub(super) const JOB_COLS: &str =
+    "id, request_id, status, provider, model, prompt, negative_prompt, \
     width, height, count, seed, created_at, updated_at, attempt_count, max_attempts, run, \
     progress, next_run_at, held, crash_count, error_code, error_message, \
     estimated_cost_micros, seq, favorite, thumb_path, asset_count, reference_ids, lease_epoch, \
-    params, queue_position, provider_message, priority";
+    params, queue_position, provider_message, priority, deleted_at IS NOT NULL, image_path";
 
 /// The number of `JOB_COLS`: the index of a column selected after them.
-const JOB_COL_COUNT: usize = 33;
+const JOB_COL_COUNT: usize = 35;
 
 fn status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<JobStatus> {
     let text: String = row.get(idx)?;
@@ -41,7 +42,7 @@ fn json_col<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqli
     })
 }
 
-fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
+pub(super) fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
     Ok(JobSummary {
         id: row.get(0)?,
         request_id: row.get(1)?,
@@ -76,7 +77,9 @@ fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
         params: json_col(row, 29)?,
         queue_position: row.get(30)?,
         provider_message: row.get(31)?,
-        priority: row.get(JOB_COL_COUNT - 1)?,
+        priority: row.get(32)?,
+        deleted: row.get(33)?,
+        image_path: row.get(JOB_COL_COUNT - 1)?,
     })
 }
 
@@ -160,7 +163,7 @@ pub fn find_request(
 
 /// Newest first, keyset-paged, optionally filtered and searched (FTS5).
 pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
-    let mut sql = format!("SELECT {JOB_COLS} FROM jobs WHERE 1 = 1");
+    let mut sql = format!("SELECT {JOB_COLS} FROM jobs WHERE deleted_at IS NULL");
     let mut args: Vec<Box<dyn ToSql>> = Vec::new();
     if let Some(status) = q.status {
         args.push(Box::new(status.as_str()));
@@ -288,9 +291,11 @@ pub enum SetState<'a> {
         code: &'a str,
         reason: &'a str,
     },
-    /// Stored: `assets` outputs, the first one's thumbnail for the grid.
+    /// Stored: `assets` outputs, the first one's thumbnail for the grid
+    /// and its file (what a card drags out).
     Completed {
         thumb: Option<&'a str>,
+        image: Option<&'a str>,
         assets: u32,
     },
     Failed {
@@ -466,13 +471,18 @@ impl SetState<'_> {
                 v.extend(release);
                 v
             }
-            SetState::Completed { thumb, assets } => {
+            SetState::Completed {
+                thumb,
+                image,
+                assets,
+            } => {
                 let mut v = vec![
                     ("progress", Expr("1.0")),
                     ("crash_count", Expr("0")),
                     ("error_code", Expr("NULL")),
                     ("error_message", Expr("NULL")),
                     ("thumb_path", arg(thumb.map(str::to_string))),
+                    ("image_path", arg(image.map(str::to_string))),
                     ("asset_count", arg(*assets)),
                     ("save_deferrals", Expr("0")),
                     ("save_deferred_since", Expr("NULL")),
@@ -843,6 +853,8 @@ pub fn set_favorite(
         .query_row(&sql, params![id, favorite, now], summary)
         .optional()?;
     if row.is_some() {
+        tx.prepare_cached("UPDATE assets SET favorite = ?2 WHERE job_id = ?1")?
+            .execute(params![id, favorite])?;
         bump_seq(tx)?;
     }
     Ok(row)
@@ -1065,10 +1077,12 @@ pub fn timeline(conn: &Connection, job_id: &str) -> Result<Vec<TimelineEntry>> {
 }
 
 /// Record a stored image; a second insert for the same output is a no-op.
+/// A job starred while it ran has its images starred.
 pub fn insert_asset(tx: &Transaction<'_>, job_id: &str, a: &Asset) -> Result<bool> {
     let n = tx.execute(
         "INSERT OR IGNORE INTO assets (job_id, output_index, path, thumb_path, width, height, \
-         bytes, sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         bytes, sha256, created_at, favorite) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+         (SELECT favorite FROM jobs WHERE id = ?1))",
         params![
             job_id,
             a.output_index,
@@ -1084,19 +1098,34 @@ pub fn insert_asset(tx: &Transaction<'_>, job_id: &str, a: &Asset) -> Result<boo
     Ok(n == 1)
 }
 
+/// Is `path` a file of an image the user sees (deleted ones are in the
+/// trash)?
 pub fn is_asset_path(conn: &Connection, path: &str) -> Result<bool> {
     Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM assets WHERE path = ?1 OR thumb_path = ?1)",
+        "SELECT EXISTS (SELECT 1 FROM assets a JOIN jobs j ON j.id = a.job_id \
+         WHERE (a.path = ?1 OR a.thumb_path = ?1) \
+         AND a.deleted_at IS NULL AND j.deleted_at IS NULL)",
         [path],
         |r| r.get(0),
     )?)
 }
 
+/// A job's images the user sees (not deleted), in output order.
 pub fn assets(conn: &Connection, job_id: &str) -> Result<Vec<Asset>> {
-    let mut stmt = conn.prepare(
-        "SELECT output_index, path, thumb_path, width, height, bytes, sha256, created_at \
-         FROM assets WHERE job_id = ?1 ORDER BY output_index",
-    )?;
+    assets_where(conn, job_id, "AND deleted_at IS NULL")
+}
+
+/// Every image row of a job, deleted ones too: what the file sweeps keep
+/// (a deleted image's file is in the trash until Undo brings it back).
+pub fn all_assets(conn: &Connection, job_id: &str) -> Result<Vec<Asset>> {
+    assets_where(conn, job_id, "")
+}
+
+fn assets_where(conn: &Connection, job_id: &str, filter: &str) -> Result<Vec<Asset>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT output_index, path, thumb_path, width, height, bytes, sha256, created_at, favorite \
+         FROM assets WHERE job_id = ?1 {filter} ORDER BY output_index"
+    ))?;
     let rows = stmt.query_map([job_id], |r| {
         Ok(Asset {
             output_index: r.get(0)?,
@@ -1107,6 +1136,7 @@ pub fn assets(conn: &Connection, job_id: &str) -> Result<Vec<Asset>> {
             bytes: r.get::<_, i64>(5)? as u64,
             sha256: r.get(6)?,
             created_at: r.get(7)?,
+            favorite: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

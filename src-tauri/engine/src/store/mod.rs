@@ -3,6 +3,7 @@
 //! few reader connections alongside it (WAL lets them read while it writes).
 
 pub mod cancels;
+pub mod deletions;
 pub mod jobs;
 pub mod ledger;
 pub mod schema;

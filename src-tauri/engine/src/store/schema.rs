@@ -220,8 +220,32 @@ CREATE TABLE engine_flags (
 ) WITHOUT ROWID;
 "#;
 
+/// V6: deleting is undoable. A deleted job or image is hidden (its files
+/// in the system trash) until the janitor purges it a day later; Undo
+/// brings the files back and clears the mark. Favorites are per image
+/// (a job's `favorite` says whether any of its images is one). A job
+/// names its first image's file, as it names its thumbnail.
+const V6: &str = r#"
+ALTER TABLE jobs ADD COLUMN deleted_at INTEGER;
+ALTER TABLE assets ADD COLUMN favorite INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE assets ADD COLUMN deleted_at INTEGER;
+UPDATE assets SET favorite = 1 WHERE job_id IN (SELECT id FROM jobs WHERE favorite = 1);
+ALTER TABLE jobs ADD COLUMN image_path TEXT;
+UPDATE jobs SET image_path = (SELECT a.path FROM assets a WHERE a.job_id = jobs.id
+                              ORDER BY a.output_index LIMIT 1)
+ WHERE status = 'completed';
+CREATE INDEX jobs_deleted ON jobs (deleted_at) WHERE deleted_at IS NOT NULL;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)])
+    Migrations::new(vec![
+        M::up(V1),
+        M::up(V2),
+        M::up(V3),
+        M::up(V4),
+        M::up(V5),
+        M::up(V6),
+    ])
 }
 
 /// The schema version this build writes.
@@ -229,4 +253,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 5;
+const MIGRATION_COUNT: usize = 6;

@@ -25,7 +25,12 @@ seq: number, favorite: boolean,
 /**
  * The first image's thumbnail, once completed.
  */
-thumb_path: string | null, asset_count: number, reference_ids: Array<string>, 
+thumb_path: string | null, 
+/**
+ * The first image's file in the library (what dragging a card out
+ * hands to another app).
+ */
+image_path: string | null, asset_count: number, reference_ids: Array<string>, 
 /**
  * The fencing token of the current claim or takeover: every change a
  * worker makes is guarded by it, so a runner that lost its lease
@@ -45,4 +50,9 @@ queue_position: number | null, provider_message: string | null,
  * Its place in the local queue: higher starts first ("move to
  * front"), then the oldest.
  */
-priority: number, };
+priority: number, 
+/**
+ * Deleted (its files in the trash) and not yet purged: hidden from the
+ * gallery; Undo brings it back.
+ */
+deleted: boolean, };

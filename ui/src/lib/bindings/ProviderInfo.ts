@@ -5,7 +5,11 @@ import type { KeyState } from "./KeyState";
 /**
  * A provider as the generate panel sees it.
  */
-export type ProviderInfo = { id: string, capabilities: Capabilities, 
+export type ProviderInfo = { id: string, 
+/**
+ * Its display name ("OpenAI").
+ */
+name: string, capabilities: Capabilities, 
 /**
  * Announced shutdown dates (`YYYY-MM-DD`) by model id, from the
  * provider's model listing (empty until it was read).

@@ -94,6 +94,9 @@ impl Provider for OfflineProvider {
     fn id(&self) -> &'static str {
         ID
     }
+    fn name(&self) -> &'static str {
+        "Offline (built-in)"
+    }
 
     fn capabilities(&self) -> &Capabilities {
         &self.caps

@@ -220,6 +220,9 @@ impl Provider for OpenAi {
     fn id(&self) -> &'static str {
         ID
     }
+    fn name(&self) -> &'static str {
+        "OpenAI"
+    }
 
     fn capabilities(&self) -> &Capabilities {
         &self.caps

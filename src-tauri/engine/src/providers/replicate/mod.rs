@@ -266,6 +266,9 @@ impl Provider for Replicate {
     fn id(&self) -> &'static str {
         ID
     }
+    fn name(&self) -> &'static str {
+        "Replicate"
+    }
 
     fn capabilities(&self) -> &Capabilities {
         &self.caps
