@@ -1,8 +1,9 @@
 //! Tauri commands: parse, call the engine, map the error. No business logic.
 
 use easel_engine::{
-    AppSettings, Engine, EngineError, ErrorPayload, JobDetail, JobSummary, KeyCheck, ListQuery,
-    NewJob, ProviderInfo, QueueView, ReferenceImage, StartupReport, WebhookStatus,
+    AppSettings, Board, Engine, EngineError, ErrorPayload, ImageRef, JobDetail, JobSummary,
+    KeyCheck, ListQuery, NewJob, PromptHistory, ProviderInfo, QueueView, ReferenceImage,
+    StartupReport, WebhookStatus,
 };
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
@@ -142,6 +143,82 @@ pub async fn copy_image(
             "cannot copy the image: {e}"
         )))
     })
+}
+
+#[tauri::command]
+pub async fn list_boards(engine: State<'_, Engine>) -> Reply<Vec<Board>> {
+    engine.boards().await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn create_board(
+    engine: State<'_, Engine>,
+    name: String,
+    filter: Option<ListQuery>,
+) -> Reply<Board> {
+    engine.create_board(&name, filter).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn rename_board(engine: State<'_, Engine>, id: i64, name: String) -> Reply<Board> {
+    engine.rename_board(id, &name).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn delete_board(engine: State<'_, Engine>, id: i64) -> Reply<()> {
+    engine.delete_board(id).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn add_to_board(
+    engine: State<'_, Engine>,
+    id: i64,
+    images: Vec<ImageRef>,
+) -> Reply<Board> {
+    engine.add_to_board(id, images).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn remove_from_board(
+    engine: State<'_, Engine>,
+    id: i64,
+    images: Vec<ImageRef>,
+) -> Reply<Board> {
+    engine.remove_from_board(id, images).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn images_on_board(
+    engine: State<'_, Engine>,
+    id: i64,
+    job_id: String,
+) -> Reply<Vec<u32>> {
+    engine.images_on_board(id, &job_id).await.map_err(err)
+}
+
+#[tauri::command]
+pub async fn prompt_history(
+    engine: State<'_, Engine>,
+    search: Option<String>,
+    limit: Option<u32>,
+) -> Reply<PromptHistory> {
+    engine
+        .prompt_history(search, limit.unwrap_or(50))
+        .await
+        .map_err(err)
+}
+
+#[tauri::command]
+pub async fn set_prompt_favorite(
+    engine: State<'_, Engine>,
+    prompt: String,
+    negative_prompt: Option<String>,
+    favorite: bool,
+) -> Reply<()> {
+    engine
+        .set_prompt_favorite(prompt, negative_prompt, favorite)
+        .await
+        .map_err(err)
 }
 
 #[tauri::command]

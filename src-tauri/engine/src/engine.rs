@@ -327,6 +327,52 @@ impl Engine {
         .await
     }
 
+    /// The generate panel's prompt history: starred prompts and up to
+    /// `limit` recent ones, narrowed by `search`.
+    pub async fn prompt_history(
+        &self,
+        search: Option<String>,
+        limit: u32,
+    ) -> Result<crate::model::PromptHistory, EngineError> {
+        let limit = limit.clamp(1, 200);
+        self.shared
+            .db(move |s| {
+                s.read(|c| {
+                    Ok(crate::model::PromptHistory {
+                        favorites: crate::store::prompts::favorites(c, search.as_deref())?,
+                        recent: crate::store::prompts::recent(c, search.as_deref(), limit)?,
+                    })
+                })
+            })
+            .await
+    }
+
+    /// Star or unstar a prompt in the history.
+    pub async fn set_prompt_favorite(
+        &self,
+        prompt: String,
+        negative_prompt: Option<String>,
+        favorite: bool,
+    ) -> Result<(), EngineError> {
+        if prompt.trim().is_empty() {
+            return Err(EngineError::InvalidInput("the prompt is empty".into()));
+        }
+        self.shared
+            .db(move |s| {
+                s.write(|tx| {
+                    crate::store::prompts::set_favorite(
+                        tx,
+                        &prompt,
+                        negative_prompt.as_deref(),
+                        favorite,
+                        now_ms(),
+                    )
+                })
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Jobs changed after `seq` in change order, including changes made by
     /// other processes (the CLI beside the app).
     pub async fn changed_since(

@@ -3,6 +3,7 @@
 //! GUI-free: the desktop app, the `easel-cli` binary and the tests all use
 //! the same [`Engine`] API. See `../shared/design.md` for the architecture.
 
+mod boards;
 pub mod changes;
 pub mod config;
 mod deletion;

@@ -392,6 +392,50 @@ pub struct JobEvent {
     pub job: JobSummary,
 }
 
+/// A board in the side list: a plain board holds images; a smart board
+/// holds a saved filter and shows the jobs that match it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Board {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub name: String,
+    /// A smart board's filter (no paging, no board).
+    pub filter: Option<ListQuery>,
+    /// Jobs on the board (or matching its filter) the gallery shows.
+    pub count: u32,
+}
+
+/// One image of a job, or (without `output_index`) all its images.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct ImageRef {
+    pub job_id: String,
+    #[ts(optional)]
+    pub output_index: Option<u32>,
+}
+
+/// A prompt in the generate panel's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PromptEntry {
+    pub prompt: String,
+    pub negative_prompt: Option<String>,
+    /// When a job last used it (for a favorite never used: when starred).
+    #[ts(type = "number")]
+    pub last_used: i64,
+    pub favorite: bool,
+}
+
+/// The prompt history: starred prompts, then recent ones (newest first,
+/// each prompt once), both narrowed by a search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PromptHistory {
+    pub favorites: Vec<PromptEntry>,
+    pub recent: Vec<PromptEntry>,
+}
+
 /// The queue as the queue drawer shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -423,6 +467,9 @@ pub struct ListQuery {
     pub favorite: Option<bool>,
     #[ts(optional)]
     pub held: Option<bool>,
+    /// Only jobs with an image on this board.
+    #[ts(optional, type = "number")]
+    pub board: Option<i64>,
     #[ts(optional, type = "[number, string]")]
     pub before: Option<(i64, String)>,
     #[ts(optional)]

@@ -20,6 +20,10 @@ import type { ModelInfo } from './bindings/ModelInfo';
 import type { ParamSpec } from './bindings/ParamSpec';
 import type { ParamValue } from './bindings/ParamValue';
 import type { SizeRule } from './bindings/SizeRule';
+import type { Board } from './bindings/Board';
+import type { ImageRef } from './bindings/ImageRef';
+import type { PromptEntry } from './bindings/PromptEntry';
+import type { PromptHistory } from './bindings/PromptHistory';
 import type { ProviderInfo } from './bindings/ProviderInfo';
 import type { QueueView } from './bindings/QueueView';
 import type { ReferenceImage } from './bindings/ReferenceImage';
@@ -42,6 +46,10 @@ export type {
   ParamSpec,
   ParamValue,
   SizeRule,
+  Board,
+  ImageRef,
+  PromptEntry,
+  PromptHistory,
   ProviderInfo,
   QueueView,
   ReferenceImage,
@@ -149,6 +157,44 @@ export function referenceFromImage(id: string, index: number): Promise<Reference
 /** Put one of a job's images on the clipboard (as PNG for other apps). */
 export function copyImage(id: string, index: number): Promise<void> {
   return invoke<void>('copy_image', { id, index });
+}
+
+export function listBoards(): Promise<Board[]> {
+  return invoke<Board[]>('list_boards');
+}
+
+/** A board; with `filter`, a smart board showing what matches it. */
+export function createBoard(name: string, filter: ListQuery | null): Promise<Board> {
+  return invoke<Board>('create_board', { name, filter });
+}
+
+export function renameBoard(id: number, name: string): Promise<Board> {
+  return invoke<Board>('rename_board', { id, name });
+}
+
+export function deleteBoard(id: number): Promise<void> {
+  return invoke<void>('delete_board', { id });
+}
+
+export function addToBoard(id: number, images: ImageRef[]): Promise<Board> {
+  return invoke<Board>('add_to_board', { id, images });
+}
+
+export function removeFromBoard(id: number, images: ImageRef[]): Promise<Board> {
+  return invoke<Board>('remove_from_board', { id, images });
+}
+
+export function imagesOnBoard(id: number, jobId: string): Promise<number[]> {
+  return invoke<number[]>('images_on_board', { id, jobId });
+}
+
+/** Starred and recent prompts, narrowed by `search`. */
+export function promptHistory(search: string | null, limit: number): Promise<PromptHistory> {
+  return invoke<PromptHistory>('prompt_history', { search, limit });
+}
+
+export function setPromptFavorite(prompt: string, negativePrompt: string | null, favorite: boolean): Promise<void> {
+  return invoke<void>('set_prompt_favorite', { prompt, negativePrompt, favorite });
 }
 
 export function setFavorite(ids: string[], favorite: boolean): Promise<JobSummary[]> {

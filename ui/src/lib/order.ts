@@ -23,6 +23,8 @@ export type GalleryFilter = {
   since?: number;
   favorite?: boolean;
   search?: string;
+  /** Only jobs with an image on this (plain) board. */
+  board?: number;
 };
 
 export function toQuery(filter: GalleryFilter): ListQuery {
@@ -34,7 +36,20 @@ export function toQuery(filter: GalleryFilter): ListQuery {
   if (filter.favorite) query.favorite = true;
   const search = filter.search?.trim();
   if (search) query.search = search;
+  if (filter.board !== undefined) query.board = filter.board;
   return query;
+}
+
+/** A smart board's saved query as the gallery filter it stands for. */
+export function fromQuery(query: ListQuery): GalleryFilter {
+  const filter: GalleryFilter = {};
+  if (query.status) filter.status = query.status;
+  if (query.provider) filter.provider = query.provider;
+  if (query.model) filter.model = query.model;
+  if (query.created_since !== undefined) filter.since = query.created_since;
+  if (query.favorite) filter.favorite = true;
+  if (query.search) filter.search = query.search;
+  return filter;
 }
 
 /**
@@ -61,6 +76,8 @@ export function matchesSearch(prompt: string, search: string | undefined): boole
 export function matchesFilter(job: JobSummary, filter: GalleryFilter, withSearch = true): boolean {
   // Deleted (Undo can bring it back): in no view.
   if (job.deleted) return false;
+  // Board membership is not on the job: board rows come from the engine.
+  if (filter.board !== undefined && withSearch) return false;
   if (filter.status && job.status !== filter.status) return false;
   if (filter.provider && job.provider !== filter.provider) return false;
   if (filter.model && job.model !== filter.model) return false;

@@ -332,6 +332,47 @@ test('use settings loads a job into the generate panel, to change and run again'
   await close(page);
 });
 
+test('prompt history: recent prompts newest first and searchable; star one; picking fills the panel', T, async () => {
+  const page = await open('seed=12');
+  await cards(page).first().waitFor();
+  const newest = await page.evaluate(() => {
+    const jobs = [...window.__easelFake.jobs.values()].map((j) => j.summary).sort((a, b) => b.created_at - a.created_at);
+    return [...new Set(jobs.map((j) => j.prompt))];
+  });
+  await page.getByTestId('prompt-history-toggle').click();
+  const panel = page.getByTestId('prompt-history');
+  const recent = panel.getByTestId('prompt-history-recent');
+  await recent.locator('li').first().waitFor();
+  assert.deepEqual(await recent.locator('.pick').allInnerTexts(), newest.slice(0, await recent.locator('li').count()));
+
+  // A search narrows it.
+  const word = newest[2].split(' ')[0];
+  await panel.getByRole('searchbox', { name: 'Search your prompts' }).fill(word);
+  await until(page, (w) => [...document.querySelectorAll('[data-testid="prompt-history-recent"] .pick')].every((b) => b.textContent.toLowerCase().includes(w.toLowerCase())), word, 'search narrows');
+
+  // Star it: it moves to Favorites, and stays there after reopening.
+  await panel.getByRole('button', { name: `Star ${newest[2]}` }).click();
+  await panel.getByTestId('prompt-history-favorites').getByText(newest[2]).waitFor();
+  await page.keyboard.press('Escape');
+  await panel.waitFor({ state: 'detached' });
+  await page.getByTestId('prompt-history-toggle').click();
+  await panel.getByTestId('prompt-history-favorites').getByText(newest[2]).waitFor();
+  await shot(page, '31-prompt-history');
+
+  // Picking one fills the prompt field and closes the history.
+  await panel.getByTestId('prompt-history-favorites').getByRole('button', { name: newest[2], exact: true }).click();
+  await panel.waitFor({ state: 'detached' });
+  assert.equal(await page.locator('#prompt').inputValue(), newest[2]);
+
+  // The prompt being written can be starred from the history.
+  await page.locator('#prompt').fill('a brand new idea');
+  await page.getByTestId('prompt-history-toggle').click();
+  await panel.getByTestId('star-current').click();
+  await panel.getByTestId('prompt-history-favorites').getByText('a brand new idea').waitFor();
+  assert.deepEqual((await calls(page, 'set_prompt_favorite')).at(-1), { prompt: 'a brand new idea', negativePrompt: null, favorite: true });
+  await close(page);
+});
+
 test('queue drawer: the run order by provider lane, move to front, pause and resume, cancel', T, async () => {
   const page = await open();
   await page.locator('#provider').selectOption('studio-sim');
@@ -571,13 +612,36 @@ test('filters by status, provider, model, date, favorites and search', T, async 
   assert.equal(await page.getByRole('search').getByLabel('Model').inputValue(), '');
   assert.equal(await page.getByRole('search').getByLabel('Date').inputValue(), 'any');
   assert.equal(await page.getByTestId('clear-filters').count(), 0);
-  // The filter bar stays on one row at a common width.
-  await page.setViewportSize({ width: 1280, height: 800 });
-  const tops = await page
-    .getByRole('search')
-    .locator(':scope > *')
-    .evaluateAll((els) => [...new Set(els.map((e) => Math.round(e.getBoundingClientRect().top)))]);
-  assert.equal(tops.length, 1, `one row, got tops ${tops}`);
+  // The filter bar: one row on a wide window; beside the boards on a laptop,
+  // two even rows (never an orphan control), nothing cut off, filtered or not.
+  const rows = () =>
+    page
+      .getByRole('search')
+      .locator(':scope > *')
+      .evaluateAll((els) => {
+        const bar = els[0].parentElement.getBoundingClientRect();
+        const byTop = new Map();
+        for (const e of els) {
+          const r = e.getBoundingClientRect();
+          if (r.right > bar.right + 1) return { overflow: e.textContent };
+          const top = Math.round(r.top);
+          byTop.set(top, (byTop.get(top) ?? 0) + 1);
+        }
+        return [...byTop.values()];
+      });
+  await page.setViewportSize({ width: 1680, height: 800 });
+  assert.deepEqual(await rows(), [6], 'one row when wide');
+  for (const width of [1200, 1366]) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.getByRole('search').getByRole('button', { name: 'Favorites' }).click();
+    await page.getByTestId('clear-filters').waitFor();
+    const filtered = await rows();
+    assert.ok(Array.isArray(filtered) && filtered.length <= 2 && filtered.every((n) => n >= 2), `${width}px filtered: ${JSON.stringify(filtered)}`);
+    await page.getByTestId('clear-filters').click();
+    await page.getByTestId('clear-filters').waitFor({ state: 'detached' });
+    const plain = await rows();
+    assert.ok(Array.isArray(plain) && plain.length <= 2 && plain.every((n) => n >= 2), `${width}px: ${JSON.stringify(plain)}`);
+  }
   await close(page);
 });
 
@@ -829,6 +893,84 @@ test('images out: drag a card out as its file, copy image, use as reference; fav
   const [ref] = await calls(page, 'reference_from_image');
   assert.deepEqual(ref, { id, index: 1 });
   assert.equal(request.reference_ids.length, 1);
+  await close(page);
+});
+
+test('boards: make one, drag cards onto it, add from the viewer and the selection, remove; a smart board from the filters', T, async () => {
+  const page = await open('seed=12');
+  await cards(page).first().waitFor();
+  const boards = page.getByTestId('boards');
+  const board = (name) => boards.locator(`[data-testid="board"][data-board="${name}"]`);
+  const count = (name) => board(name).getByTestId('board-count').innerText();
+  const ids = await cards(page).evaluateAll((els) => els.map((e) => e.dataset.id));
+  const completed = await page.locator('[data-testid="job-card"][data-status="completed"]').evaluateAll((els) => els.map((e) => e.dataset.id));
+
+  await boards.getByTestId('new-board').click();
+  await boards.getByRole('textbox', { name: 'New board name' }).fill('Moods');
+  await boards.getByRole('button', { name: 'Save' }).click();
+  await board('Moods').waitFor();
+  assert.equal(await count('Moods'), '0');
+
+  // Drag a card onto the board (the drag carries the job for Easel's own targets).
+  await page.evaluate(([id, target]) => {
+    const dt = new DataTransfer();
+    document.querySelector(`[data-id="${id}"] .open`).dispatchEvent(new DragEvent('dragstart', { dataTransfer: dt, bubbles: true }));
+    const to = document.querySelector(target);
+    to.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    to.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [completed[0], '[data-board="Moods"]']);
+  await board('Moods').getByTestId('board-count').filter({ hasText: /^1$/ }).waitFor();
+  await page.getByTestId('toast').filter({ hasText: 'Added 1 job to “Moods”' }).waitFor();
+
+  // From the selection bar, two more.
+  const second = page.locator(`[data-id="${completed[1]}"]`);
+  await second.hover();
+  await second.getByRole('checkbox').click();
+  await page.locator(`[data-id="${completed[2]}"]`).locator('.open').click({ modifiers: ['Control'] });
+  await page.getByTestId('selection-board').selectOption({ label: 'Moods' });
+  await board('Moods').getByTestId('board-count').filter({ hasText: /^3$/ }).waitFor();
+  await page.keyboard.press('Escape');
+
+  // The board shows its jobs; one comes off it from the viewer.
+  await board('Moods').click();
+  await until(page, () => document.querySelectorAll('[data-testid="job-card"]').length === 3, null, 'three on the board');
+  await shot(page, '32-board');
+  await cards(page).first().locator('.open').click();
+  const viewer = page.getByTestId('viewer');
+  await viewer.getByTestId('remove-from-board').click();
+  await board('Moods').getByTestId('board-count').filter({ hasText: /^2$/ }).waitFor();
+  await page.keyboard.press('Escape');
+  await until(page, () => document.querySelectorAll('[data-testid="job-card"]').length === 2, null, 'two left on the board');
+
+  // From the viewer, one image onto the board.
+  await boards.getByRole('button', { name: 'All images' }).click();
+  await until(page, (n) => document.querySelectorAll('[data-testid="job-card"]').length === n, ids.length, 'everything again');
+  await page.locator(`[data-id="${completed[3]}"] .open`).click();
+  await viewer.getByTestId('viewer-board').selectOption({ label: 'Moods' });
+  await board('Moods').getByTestId('board-count').filter({ hasText: /^3$/ }).waitFor();
+  assert.deepEqual((await calls(page, 'add_to_board')).at(-1), { id: 1, images: [{ job_id: completed[3], output_index: 0 }] });
+  await page.keyboard.press('Escape');
+
+  // A smart board: the current filters, saved; choosing it applies them.
+  const favorites = await page.evaluate(() => [...window.__easelFake.jobs.values()].filter((j) => j.summary.favorite).length);
+  await page.getByRole('search').getByRole('button', { name: 'Favorites' }).click();
+  await boards.getByTestId('save-smart-board').click();
+  await boards.getByRole('textbox', { name: 'Smart board name' }).fill('Starred');
+  await boards.getByRole('button', { name: 'Save' }).click();
+  await board('Starred').getByTestId('board-count').filter({ hasText: new RegExp(`^${favorites}$`) }).waitFor();
+  assert.deepEqual((await calls(page, 'create_board')).at(-1), { name: 'Starred', filter: { favorite: true } });
+  await boards.getByRole('button', { name: 'All images' }).click();
+  await page.getByRole('search').getByRole('button', { name: 'Favorites', pressed: false }).waitFor();
+  await board('Starred').click();
+  await page.getByRole('search').getByRole('button', { name: 'Favorites', pressed: true }).waitFor();
+  await until(page, (n) => document.querySelectorAll('[data-testid="job-card"]').length === n, favorites, 'the favorites');
+
+  // Delete a board: its images stay.
+  await board('Moods').click();
+  await boards.getByRole('button', { name: 'Delete', exact: true }).click();
+  await boards.getByRole('button', { name: 'Delete the board' }).click();
+  await board('Moods').waitFor({ state: 'detached' });
+  await until(page, (n) => document.querySelectorAll('[data-testid="job-card"]').length === n, ids.length, 'all images again');
   await close(page);
 });
 

@@ -10,6 +10,7 @@ import { emit } from '@tauri-apps/api/event';
 import type {
   AppSettings,
   Asset,
+  Board,
   Attempt,
   ReferenceImage,
   ErrorPayload,
@@ -20,6 +21,8 @@ import type {
   ListQuery,
   ModelInfo,
   NewJob,
+  PromptEntry,
+  PromptHistory,
   ProviderInfo,
   QueueView,
   SizeRule,
@@ -273,6 +276,10 @@ export class FakeEngine {
   failNextCreate: ErrorPayload | null = null;
   nextPickedFolder: string | null = null;
   references = new Set<string>();
+  /** Boards: a name, a smart board's filter, and a plain board's images ("job/index"). */
+  boards = new Map<number, { name: string; filter: ListQuery | null; images: Set<string> }>();
+  /** Starred prompts, as the engine's prompt_favorites table. */
+  promptFavorites = new Map<string, { negative: string | null; at: number }>();
   /** The library file `copy_image` last put on the clipboard. */
   clipboard: string | null = null;
   /** Provider keys as the keychain would hold them. */
@@ -730,6 +737,61 @@ export class FakeEngine {
         this.references.add(id);
         return { id, width: asset.width, height: asset.height, bytes: asset.bytes };
       }
+      case 'list_boards':
+        return [...this.boards.keys()].map((id) => this.#board(id)).sort((a, b) => a.name.localeCompare(b.name));
+      case 'create_board': {
+        const name = String(args.name ?? '').trim();
+        if (!name) fail('invalid_input', 'a board needs a name');
+        if ([...this.boards.values()].some((b) => b.name.toLowerCase() === name.toLowerCase())) {
+          fail('invalid_input', `there is already a board named "${name}"`);
+        }
+        const id = this.boards.size === 0 ? 1 : Math.max(...this.boards.keys()) + 1;
+        const filter = (args.filter as ListQuery | null) ?? null;
+        this.boards.set(id, { name, filter, images: new Set() });
+        return this.#board(id);
+      }
+      case 'rename_board': {
+        const board = this.#getBoard(args.id as number);
+        board.name = String(args.name).trim();
+        return this.#board(args.id as number);
+      }
+      case 'delete_board':
+        this.#getBoard(args.id as number);
+        this.boards.delete(args.id as number);
+        return null;
+      case 'add_to_board':
+      case 'remove_from_board': {
+        const board = this.#getBoard(args.id as number);
+        if (board.filter && cmd === 'add_to_board') fail('invalid_input', `"${board.name}" is a smart board`);
+        for (const ref of args.images as { job_id: string; output_index?: number }[]) {
+          const job = this.#get(ref.job_id);
+          for (const a of job.assets) {
+            if (ref.output_index !== undefined && a.output_index !== ref.output_index) continue;
+            const key = `${ref.job_id}/${a.output_index}`;
+            if (cmd === 'add_to_board') board.images.add(key);
+            else board.images.delete(key);
+          }
+        }
+        return this.#board(args.id as number);
+      }
+      case 'images_on_board':
+        return [...this.#getBoard(args.id as number).images]
+          .filter((k) => k.startsWith(`${args.jobId as string}/`))
+          .map((k) => Number(k.split('/')[1]));
+      case 'prompt_history':
+        return this.promptHistory((args.search as string | null) ?? '', (args.limit as number) ?? 50);
+      case 'set_prompt_favorite': {
+        const prompt = args.prompt as string;
+        if (!prompt.trim()) fail('invalid_input', 'the prompt is empty');
+        if (args.favorite) {
+          if (!this.promptFavorites.has(prompt)) {
+            this.promptFavorites.set(prompt, { negative: (args.negativePrompt as string | null) ?? null, at: Date.now() });
+          }
+        } else {
+          this.promptFavorites.delete(prompt);
+        }
+        return null;
+      }
       case 'copy_image': {
         const asset = this.#get(args.id as string).assets.find((a) => a.output_index === args.index);
         if (!asset) fail('not_found', `no image ${String(args.index)}`);
@@ -876,6 +938,7 @@ export class FakeEngine {
     for (let i = start; i < all.length; i += 1) {
       const s = all[i];
       if (s.deleted) continue;
+      if (q.board !== undefined && !this.#onBoard(q.board, s.id)) continue;
       if (q.status && s.status !== q.status) continue;
       if (q.provider && s.provider !== q.provider) continue;
       if (q.model && s.model !== q.model) continue;
@@ -967,6 +1030,48 @@ export class FakeEngine {
     s.run += 1;
     this.#change(job, 'queued', 'retried by the user');
     return { ...s };
+  }
+
+  #getBoard(id: number): { name: string; filter: ListQuery | null; images: Set<string> } {
+    const board = this.boards.get(id);
+    if (!board) fail('not_found', `no board ${id}`);
+    return board;
+  }
+
+  #onBoard(id: number, jobId: string): boolean {
+    return [...(this.boards.get(id)?.images ?? [])].some((k) => k.startsWith(`${jobId}/`));
+  }
+
+  #board(id: number): Board {
+    const b = this.#getBoard(id);
+    const count = b.filter
+      ? this.listJobs({ ...b.filter, limit: 1000 }).length
+      : [...this.jobs.values()].filter((j) => !j.summary.deleted && this.#onBoard(id, j.summary.id)).length;
+    return { id, name: b.name, filter: b.filter, count };
+  }
+
+  /** Like the engine: starred prompts newest first, then recent prompts of visible jobs, each once. */
+  promptHistory(search: string, limit: number): PromptHistory {
+    const wanted = words(search);
+    const matches = (p: string) => wanted.every((w) => words(p).some((x) => x.startsWith(w)));
+    const favorites = [...this.promptFavorites.entries()]
+      .sort((a, b) => b[1].at - a[1].at)
+      .filter(([p]) => wanted.every((w) => p.toLowerCase().includes(w)))
+      .map(([prompt, f]) => ({ prompt, negative_prompt: f.negative, last_used: f.at, favorite: true }));
+    const recent: PromptEntry[] = [];
+    const seen = new Set<string>();
+    for (const s of this.#sorted()) {
+      if (recent.length >= limit) break;
+      if (s.deleted || seen.has(s.prompt) || !matches(s.prompt)) continue;
+      seen.add(s.prompt);
+      recent.push({
+        prompt: s.prompt,
+        negative_prompt: s.negative_prompt,
+        last_used: s.created_at,
+        favorite: this.promptFavorites.has(s.prompt),
+      });
+    }
+    return { favorites, recent };
   }
 
   /** Like the engine: marked deleted (a waiting job canceled first), files to the trash. */

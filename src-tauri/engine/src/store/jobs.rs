@@ -161,9 +161,10 @@ pub fn find_request(
         .optional()?)
 }
 
-/// Newest first, keyset-paged, optionally filtered and searched (FTS5).
-pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
-    let mut sql = format!("SELECT {JOB_COLS} FROM jobs WHERE deleted_at IS NULL");
+/// The WHERE clause of a gallery filter (paging aside) and its arguments:
+/// visible jobs only.
+fn filter_sql(q: &ListQuery) -> (String, Vec<Box<dyn ToSql>>) {
+    let mut sql = String::from(" WHERE deleted_at IS NULL");
     let mut args: Vec<Box<dyn ToSql>> = Vec::new();
     if let Some(status) = q.status {
         args.push(Box::new(status.as_str()));
@@ -185,6 +186,13 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
         args.push(Box::new(favorite));
         sql.push_str(&format!(" AND favorite = ?{}", args.len()));
     }
+    if let Some(board) = q.board {
+        args.push(Box::new(board));
+        sql.push_str(&format!(
+            " AND id IN (SELECT job_id FROM board_images WHERE board_id = ?{})",
+            args.len()
+        ));
+    }
     if let Some(held) = q.held {
         args.push(Box::new(held));
         sql.push_str(&format!(" AND held = ?{}", args.len()));
@@ -196,6 +204,20 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
             args.len()
         ));
     }
+    (sql, args)
+}
+
+/// How many visible jobs match a filter (a smart board's count).
+pub fn count(conn: &Connection, q: &ListQuery) -> Result<u32> {
+    let (filter, args) = filter_sql(q);
+    let sql = format!("SELECT COUNT(*) FROM jobs{filter}");
+    Ok(conn.query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
+}
+
+/// Newest first, keyset-paged, optionally filtered and searched (FTS5).
+pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
+    let (filter, mut args) = filter_sql(q);
+    let mut sql = format!("SELECT {JOB_COLS} FROM jobs{filter}");
     if let Some((created_at, id)) = &q.before {
         args.push(Box::new(*created_at));
         let a = args.len();
@@ -217,7 +239,7 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
 
 /// Turn what a person types into an FTS5 query: every word must appear (as a
 /// prefix), and FTS5 syntax characters in the input cannot cause an error.
-fn fts_query(input: &str) -> String {
+pub(super) fn fts_query(input: &str) -> String {
     input
         .split_whitespace()
         .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))

@@ -2,10 +2,12 @@
 //! IMMEDIATE` so writers in other processes queue behind SQLite's lock) and a
 //! few reader connections alongside it (WAL lets them read while it writes).
 
+pub mod boards;
 pub mod cancels;
 pub mod deletions;
 pub mod jobs;
 pub mod ledger;
+pub mod prompts;
 pub mod schema;
 pub mod webhooks;
 

@@ -237,6 +237,35 @@ UPDATE jobs SET image_path = (SELECT a.path FROM assets a WHERE a.job_id = jobs.
 CREATE INDEX jobs_deleted ON jobs (deleted_at) WHERE deleted_at IS NOT NULL;
 "#;
 
+/// V7: prompts the user starred in the prompt history (recent prompts
+/// come from the jobs themselves).
+const V7: &str = r#"
+CREATE TABLE prompt_favorites (
+    prompt          TEXT PRIMARY KEY,
+    negative_prompt TEXT,
+    created_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// V8: boards. A board holds images (any image in any number of boards);
+/// a smart board holds a saved filter instead and shows what matches it.
+const V8: &str = r#"
+CREATE TABLE boards (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    filter     TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE board_images (
+    board_id     INTEGER NOT NULL REFERENCES boards (id) ON DELETE CASCADE,
+    job_id       TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    output_index INTEGER NOT NULL,
+    added_at     INTEGER NOT NULL,
+    PRIMARY KEY (board_id, job_id, output_index)
+) WITHOUT ROWID;
+CREATE INDEX board_images_job ON board_images (job_id);
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -245,6 +274,8 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V4),
         M::up(V5),
         M::up(V6),
+        M::up(V7),
+        M::up(V8),
     ])
 }
 
@@ -253,4 +284,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 6;
+const MIGRATION_COUNT: usize = 8;

@@ -12,4 +12,8 @@ created_since?: number,
 /**
  * FTS5 query over prompts: every word, as a prefix.
  */
-search?: string, favorite?: boolean, held?: boolean, before?: [number, string], limit?: number, };
+search?: string, favorite?: boolean, held?: boolean, 
+/**
+ * Only jobs with an image on this board.
+ */
+board?: number, before?: [number, string], limit?: number, };
