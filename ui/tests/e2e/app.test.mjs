@@ -715,7 +715,7 @@ test('viewer: parameters, timeline, zoom, keyboard navigation and actions', T, a
   await viewer.getByTestId('viewer-prompt').filter({ hasText: prompts[1] }).waitFor();
 
   // Actions
-  await viewer.getByRole('button', { name: 'Copy' }).click();
+  await viewer.getByRole('button', { name: 'Copy', exact: true }).click();
   await page.getByTestId('toast').filter({ hasText: 'Prompt copied' }).waitFor();
   await shot(page, '11b-viewer-toast');
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), prompts[1]);
