@@ -24,6 +24,22 @@ pub async fn create_job(engine: State<'_, Engine>, request: NewJob) -> Reply<Job
     engine.create_job(request).await.map_err(err)
 }
 
+/// One prompt to several models: one job each, grouped to compare.
+#[tauri::command]
+pub async fn create_group(
+    engine: State<'_, Engine>,
+    group_id: String,
+    requests: Vec<NewJob>,
+) -> Reply<Vec<JobSummary>> {
+    engine.create_group(&group_id, requests).await.map_err(err)
+}
+
+/// The jobs of one comparison.
+#[tauri::command]
+pub async fn group_jobs(engine: State<'_, Engine>, group_id: String) -> Reply<Vec<JobSummary>> {
+    engine.group(&group_id).await.map_err(err)
+}
+
 /// Import a reference image: the body is the file's raw bytes (no JSON
 /// round trip for megabytes).
 #[tauri::command]

@@ -1,5 +1,6 @@
 //! Which files the window may load (through `image_protocol`): image files
-//! (PNG, JPEG, WebP) directly in the thumbnail cache or in one of the
+//! (PNG, JPEG, WebP) directly in the thumbnail cache, the progress previews
+//! folder, or in one of the
 //! library's dated folders (`YYYY/MM/DD`, where Easel writes its images).
 //! Not the library folder as a whole, not sub-folders, not other kinds of
 //! file: whatever else a user keeps there stays out of reach of the web

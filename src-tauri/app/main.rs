@@ -54,6 +54,8 @@ fn main() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::create_job,
+            commands::create_group,
+            commands::group_jobs,
             commands::import_reference,
             commands::list_jobs,
             commands::get_job,
@@ -126,6 +128,7 @@ fn start_engine(app: &AppHandle) -> Result<(), EngineError> {
     // (images saved before the library folder was moved stay there too).
     let scope = image_scope::of(app);
     scope.allow_dir(&config.thumbs_dir());
+    scope.allow_dir(&config.previews_dir());
     scope.allow_library(&config.library_dir);
     for dir in &config.earlier_library_dirs {
         scope.allow_library(dir);

@@ -143,6 +143,8 @@ mod tests {
             provider_message: None,
             priority: 0,
             deleted: false,
+            group_id: None,
+            preview_path: None,
             image_path: None,
         }
     }

@@ -495,7 +495,8 @@ test('moving the library folder keeps earlier images in the gallery and the view
   await field.clear();
   await field.sendKeys(moved);
   await driver.findElement(By.xpath('//button[normalize-space()="Save"]')).click();
-  await waitText('[data-testid="settings"] [role="status"]', 'Saved');
+  // The dialog also hosts the toasts (role=status too): name the message.
+  await waitText('[data-testid="settings-saved"]', 'Saved');
   await driver.findElement(By.css('[aria-label="Close settings"]')).click();
 
   const after = await generate('after the move');

@@ -9,12 +9,14 @@
 
 use crate::faults::{self, Fault, Script};
 use crate::images;
+use axum::body::Body;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
+use futures_util::StreamExt as _;
 use image::ImageFormat;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -112,6 +114,22 @@ struct Ask {
     /// `low`, `medium`, `high` or `auto`.
     quality: String,
     references: usize,
+    /// `stream: true` with `partial_images` (0–3): answer as events.
+    stream: Option<u32>,
+}
+
+/// `stream` and `partial_images` as the request gave them.
+fn parse_stream(stream: Option<bool>, partials: Option<u64>) -> Result<Option<u32>, Response> {
+    let partials = partials.unwrap_or(0);
+    if partials > 3 {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "partial_images must be between 0 and 3",
+            "invalid_request_error",
+            Some("partial_images"),
+        ));
+    }
+    Ok(stream.unwrap_or(false).then_some(partials as u32))
 }
 
 fn parse_ask(
@@ -165,6 +183,7 @@ fn parse_ask(
         format_name,
         quality: quality.to_string(),
         references,
+        stream: None,
     })
 }
 
@@ -191,6 +210,10 @@ async fn generations(State(app): State<Arc<App>>, headers: HeaderMap, body: Stri
         Ok(ask) => ask,
         Err(r) => return r,
     };
+    let ask = match parse_stream(v["stream"].as_bool(), v["partial_images"].as_u64()) {
+        Ok(stream) => Ask { stream, ..ask },
+        Err(r) => return r,
+    };
     answer(&app, ask).await
 }
 
@@ -200,6 +223,7 @@ async fn edits(State(app): State<Arc<App>>, headers: HeaderMap, mut form: Multip
     }
     let (mut prompt, mut n, mut size, mut format, mut quality, mut images) =
         (None, None, None, None, None, 0);
+    let (mut stream, mut partials) = (None, None);
     loop {
         let field = match form.next_field().await {
             Ok(Some(field)) => field,
@@ -240,6 +264,8 @@ async fn edits(State(app): State<Arc<App>>, headers: HeaderMap, mut form: Multip
             "size" => size = Some(text()),
             "output_format" => format = Some(text()),
             "quality" => quality = Some(text()),
+            "stream" => stream = Some(text() == "true"),
+            "partial_images" => partials = text().parse::<u64>().ok(),
             _ => {}
         }
     }
@@ -260,6 +286,10 @@ async fn edits(State(app): State<Arc<App>>, headers: HeaderMap, mut form: Multip
         images,
     ) {
         Ok(ask) => ask,
+        Err(r) => return r,
+    };
+    let ask = match parse_stream(stream, partials) {
+        Ok(stream) => Ask { stream, ..ask },
         Err(r) => return r,
     };
     answer(&app, ask).await
@@ -307,6 +337,9 @@ async fn answer(app: &App, ask: Ask) -> Response {
             "total_tokens": text_tokens + image_tokens + output_tokens,
         }
     });
+    if let Some(partials) = ask.stream {
+        return streamed(&ask, partials, fault.as_ref(), body);
+    }
     match fault {
         Some(Fault::AcceptThenHang) => std::future::pending().await,
         Some(Fault::MalformedJson) => {
@@ -320,6 +353,79 @@ async fn answer(app: &App, ask: Ask) -> Response {
         )
             .into_response(),
     }
+}
+
+/// Time between streamed events: long enough for a window to show each
+/// preview, short enough for tests.
+const EVENT_GAP: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// The answer as OpenAI streams it: `partials` partial images (the picture
+/// at a fraction of its size, coarse to fine), then the completed event
+/// with the image and usage. Faults break the stream the same ways they
+/// break a plain answer.
+fn streamed(ask: &Ask, partials: u32, fault: Option<&Fault>, body: Value) -> Response {
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let prefix = if ask.references > 0 {
+        "image_edit"
+    } else {
+        "image_generation"
+    };
+    let mut events: Vec<String> = (0..partials)
+        .map(|i| {
+            let divisor = 1 << (2 * (partials - i));
+            let (w, h) = ((ask.width / divisor).max(8), (ask.height / divisor).max(8));
+            let bytes = images::picture(&ask.prompt, 0, w, h, ImageFormat::Png);
+            json!({
+                "type": format!("{prefix}.partial_image"),
+                "b64_json": b64(&bytes),
+                "partial_image_index": i,
+                "created_at": 1_780_000_000,
+            })
+            .to_string()
+        })
+        .collect();
+    let mut done = json!({
+        "type": format!("{prefix}.completed"),
+        "b64_json": body["data"][0]["b64_json"],
+        "created_at": body["created"],
+        "usage": body["usage"],
+    });
+    if let Some(revised) = body["data"][0].get("revised_prompt") {
+        done["revised_prompt"] = revised.clone();
+    }
+    events.push(done.to_string());
+    let sse = |data: &str| format!("event: x\ndata: {data}\n\n");
+    match fault {
+        Some(Fault::AcceptThenHang) => {
+            let first = events.first().map(|e| sse(e)).unwrap_or_default();
+            let parts = futures_util::stream::iter([Ok::<_, std::io::Error>(first)])
+                .chain(futures_util::stream::pending());
+            event_stream(Body::from_stream(parts))
+        }
+        Some(Fault::MalformedJson) => {
+            event_stream(Body::from(sse("{\"type\": \"image_generation.comp")))
+        }
+        Some(Fault::AcceptThenReset) => {
+            let text: String = events.iter().map(|e| sse(e)).collect();
+            faults::reset_midway(StatusCode::OK, &text)
+        }
+        _ => {
+            let parts = futures_util::stream::iter(events).then(move |e| async move {
+                tokio::time::sleep(EVENT_GAP).await;
+                Ok::<_, std::io::Error>(sse(&e))
+            });
+            event_stream(Body::from_stream(parts))
+        }
+    }
+}
+
+fn event_stream(body: Body) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/event-stream")
+        .header("x-request-id", "req_emulated")
+        .body(body)
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 async fn models(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {

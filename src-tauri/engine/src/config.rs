@@ -302,6 +302,11 @@ impl Config {
         self.data_dir.join("staging")
     }
 
+    /// Progress previews of running jobs (see `previews`).
+    pub fn previews_dir(&self) -> PathBuf {
+        self.data_dir.join("previews")
+    }
+
     pub fn thumbs_dir(&self) -> PathBuf {
         self.cache_dir.join("thumbnails")
     }

@@ -3,17 +3,16 @@
 use crate::config::Config;
 use crate::error::EngineError;
 use crate::jobs::transitions::{self, Outcome};
-use crate::jobs::{fingerprint, validate};
 use crate::library::{DecodeBudget, Library};
 use crate::model::{
-    ActiveCounts, JobDetail, JobEvent, JobSummary, ListQuery, NewJob, QueueView, StartupReport,
+    ActiveCounts, JobDetail, JobEvent, JobSummary, ListQuery, QueueView, StartupReport,
 };
 use crate::providers::{Capabilities, Registry};
 use crate::references::{ReferenceImage, References};
 use crate::secrets::Keys;
 use crate::shared::{Live, Shared};
 use crate::staging::Staging;
-use crate::store::jobs::{self as q, NewJobRow};
+use crate::store::jobs as q;
 use crate::store::{cancels, ledger, now_ms, Store};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
@@ -78,6 +77,7 @@ impl Engine {
         // of smaller ones that fit beside it), across all workers.
         let decode_budget = DecodeBudget::new(config.image_limits.max_pixels);
         let staging = Staging::new(config.staging_dir());
+        let previews = crate::previews::Previews::new(config.previews_dir());
         let live = Live {
             library: Arc::new(library),
             default_provider: config.default_provider.clone(),
@@ -111,6 +111,7 @@ impl Engine {
                 library_probed: AtomicBool::new(false),
                 references: References::new(references_dir),
                 staging,
+                previews,
                 keys,
                 cancels_owed: Notify::new(),
                 pokes: broadcast::channel(256).0,
@@ -158,86 +159,6 @@ impl Engine {
 
     pub fn config(&self) -> &Config {
         &self.shared.config
-    }
-
-    /// Create a job durably and return it as `queued`. The same request id
-    /// with the same request returns the first job (before any other check:
-    /// a re-sent request whose job exists always gets it); the same id with a
-    /// different request is a conflict. Nothing is sent to a provider here:
-    /// the scheduler picks the job up after the commit.
-    pub async fn create_job(&self, new: NewJob) -> Result<JobSummary, EngineError> {
-        validate::request_id(&new.request_id)?;
-        let sh = &self.shared;
-        let key = new.request_id.clone();
-        if let Some(found) = sh.db(move |s| s.read(|c| q::find_request(c, &key))).await? {
-            return same_request(&new, found);
-        }
-        let default_provider = sh.live().default_provider.clone();
-        let spec = validate::spec(&new, &default_provider, &sh.providers)?;
-        let fingerprint = fingerprint::of(&new);
-        for id in &spec.reference_ids {
-            sh.references.path(id)?;
-        }
-        sh.check_library()?;
-        let provider = sh
-            .providers
-            .get(&spec.provider)
-            .ok_or_else(|| EngineError::UnknownProvider(spec.provider.clone()))?;
-        if provider.capabilities().needs_key {
-            // A job that cannot be sent is not created: the user adds the
-            // key first and nothing is left queued behind a missing key.
-            if sh.keys.get(&spec.provider).await?.is_none() {
-                return Err(EngineError::MissingKey(spec.provider.clone()));
-            }
-        }
-        let cost = provider.estimate_cost_micros(&spec);
-        let budget = sh.live().monthly_budget_micros;
-        let id = uuid::Uuid::now_v7().to_string();
-        let max_attempts = sh.config.max_attempts.max(1);
-        enum Created {
-            Made(JobSummary),
-            Found(JobSummary, Option<String>),
-            OverBudget(EngineError),
-        }
-        let request_id = new.request_id.clone();
-        let created = sh
-            .db(move |s| {
-                s.write(|tx| {
-                    // Checked again under the write lock: another process may
-                    // have inserted the same request id since the read above.
-                    if let Some((job, fp)) = q::find_request(tx, &request_id)? {
-                        return Ok(Created::Found(job, fp));
-                    }
-                    // The budget is checked in the insert's own transaction:
-                    // concurrent creates serialize on the write lock, and the
-                    // month's committed total includes every job before.
-                    if let Some(budget) = budget {
-                        if let Err(e) = crate::ledger::check_budget_in(tx, budget, cost)? {
-                            return Ok(Created::OverBudget(e));
-                        }
-                    }
-                    let row = NewJobRow {
-                        id: &id,
-                        request_id: &request_id,
-                        spec: &spec,
-                        max_attempts,
-                        estimated_cost_micros: cost,
-                        fingerprint: &fingerprint,
-                        now: now_ms(),
-                    };
-                    Ok(Created::Made(q::insert(tx, &row)?))
-                })
-            })
-            .await?;
-        let job = match created {
-            Created::Made(job) => job,
-            Created::Found(job, fp) => return same_request(&new, (job, fp)),
-            Created::OverBudget(e) => return Err(e),
-        };
-        tracing::info!(job_id = %job.id, provider = %job.provider, "job queued");
-        sh.publish(&job);
-        sh.wake.notify_one();
-        Ok(job)
     }
 
     /// Check and store a reference image (the bytes of a file the user
@@ -628,21 +549,4 @@ fn held_by_live_process(owner: Option<&str>, lease_until: Option<i64>, now: i64)
         return std::path::Path::new(&format!("/proc/{pid}")).exists();
     }
     lease_until.is_some_and(|t| t > now)
-}
-
-/// The job an existing request id names, if `new` is the same request;
-/// a different request under the same id is a conflict.
-fn same_request(
-    new: &NewJob,
-    (job, stored): (JobSummary, Option<String>),
-) -> Result<JobSummary, EngineError> {
-    match stored {
-        // Jobs from before fingerprints were stored: nothing to compare.
-        None => Ok(job),
-        Some(fp) if fp == fingerprint::of(new) => Ok(job),
-        Some(_) => Err(EngineError::RequestConflict {
-            request_id: new.request_id.clone(),
-            job_id: job.id,
-        }),
-    }
 }

@@ -6,6 +6,7 @@
 mod boards;
 pub mod changes;
 pub mod config;
+mod creation;
 mod deletion;
 pub mod engine;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod library;
 pub mod model;
+pub mod previews;
 pub mod provider_keys;
 pub mod providers;
 pub mod references;
@@ -24,6 +26,7 @@ pub mod store;
 pub mod webhooks;
 
 pub use config::Config;
+pub use creation::MAX_GROUP;
 pub use engine::Engine;
 pub use error::{EngineError, ErrorKind, ErrorPayload};
 pub use jobs::scheduler::RunUntil;

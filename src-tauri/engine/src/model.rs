@@ -269,6 +269,12 @@ pub struct JobSummary {
     /// Deleted (its files in the trash) and not yet purged: hidden from the
     /// gallery; Undo brings it back.
     pub deleted: bool,
+    /// The comparison this job belongs to: one prompt sent to several
+    /// models at once (`Engine::create_group`).
+    pub group_id: Option<String>,
+    /// The latest progress preview the provider sent while it works (a
+    /// file in the data folder), until the job settles.
+    pub preview_path: Option<String>,
 }
 
 impl JobSummary {
@@ -446,6 +452,36 @@ pub struct QueueView {
     pub paused: bool,
 }
 
+/// A date filter relative to now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Period {
+    /// Since local midnight.
+    Today,
+    /// The last 7 days.
+    Week,
+    /// The last 30 days.
+    Month,
+}
+
+impl Period {
+    /// When the period starts (Unix ms), seen from `now` in its time zone.
+    pub fn start_ms<Tz: chrono::TimeZone>(self, now: &chrono::DateTime<Tz>) -> i64 {
+        const DAY_MS: i64 = 86_400_000;
+        let at = now.timestamp_millis();
+        match self {
+            Period::Today => now
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .and_then(|midnight| midnight.and_local_timezone(now.timezone()).earliest())
+                .map_or(at - DAY_MS, |m| m.timestamp_millis()),
+            Period::Week => at - 7 * DAY_MS,
+            Period::Month => at - 30 * DAY_MS,
+        }
+    }
+}
+
 /// Keyset paging: newest first; pass the last row's (created_at, id) to continue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -460,6 +496,10 @@ pub struct ListQuery {
     /// Only jobs created at or after this time (ms since the epoch).
     #[ts(optional, type = "number")]
     pub created_since: Option<i64>,
+    /// Only jobs created in this period, counted from now at each query (a
+    /// smart board saved as "last 7 days" stays the last 7 days).
+    #[ts(optional)]
+    pub period: Option<Period>,
     /// FTS5 query over prompts: every word, as a prefix.
     #[ts(optional)]
     pub search: Option<String>,
@@ -521,4 +561,28 @@ pub struct WebhookDelivery {
     pub job_id: Option<String>,
     /// `accepted`, `duplicate`, or why it was refused.
     pub outcome: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Period;
+    use chrono::{FixedOffset, TimeZone};
+
+    #[test]
+    fn periods_start_from_now_and_today_from_local_midnight() {
+        // 2026-12-01 01:30 at UTC+2 is 2026-11-30 23:30 UTC.
+        let zone = FixedOffset::east_opt(2 * 3600).expect("zone");
+        let now = zone
+            .with_ymd_and_hms(2026, 12, 1, 1, 30, 0)
+            .single()
+            .expect("time");
+        let midnight = zone
+            .with_ymd_and_hms(2026, 12, 1, 0, 0, 0)
+            .single()
+            .expect("midnight");
+        assert_eq!(Period::Today.start_ms(&now), midnight.timestamp_millis());
+        let at = now.timestamp_millis();
+        assert_eq!(Period::Week.start_ms(&now), at - 7 * 86_400_000);
+        assert_eq!(Period::Month.start_ms(&now), at - 30 * 86_400_000);
+    }
 }

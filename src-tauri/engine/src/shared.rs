@@ -63,6 +63,8 @@ pub struct Shared {
     pub references: References,
     /// Provider outputs made durable when the provider finishes.
     pub staging: Staging,
+    /// Progress previews of running jobs.
+    pub previews: crate::previews::Previews,
     pub keys: Keys,
     /// Wakes the provider-cancel service: a cancel is owed.
     pub cancels_owed: Notify,

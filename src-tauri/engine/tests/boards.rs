@@ -165,3 +165,54 @@ async fn boards_hold_images_filter_the_gallery_and_smart_boards_keep_a_filter() 
     assert_eq!(reopened.boards().await.expect("boards").len(), 1);
     assert!(reopened.delete_board(foxes.id).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smart_board_of_the_last_7_days_stays_the_last_7_days() {
+    let t = env();
+    let engine = &t.engine;
+    let job = engine
+        .create_job(new_job("recent", "a swift"))
+        .await
+        .expect("create");
+    let week = engine
+        .create_board(
+            "This week",
+            Some(ListQuery {
+                period: Some(easel_engine::Period::Week),
+                ..ListQuery::default()
+            }),
+        )
+        .await
+        .expect("smart");
+    // Kept as a period, not as the date it was saved on.
+    let filter = week.filter.clone().expect("a filter");
+    assert_eq!(
+        (filter.period, filter.created_since),
+        (Some(easel_engine::Period::Week), None)
+    );
+    assert_eq!(week.count, 1);
+
+    // The job ages: counted from now at each query, it leaves the board
+    // once it is older than 7 days.
+    let age = |days: i64| {
+        let db = rusqlite::Connection::open(engine.store_path()).expect("db");
+        db.execute(
+            "UPDATE jobs SET created_at = created_at - ?1 WHERE id = ?2",
+            rusqlite::params![days * 86_400_000, job.id],
+        )
+        .expect("age");
+    };
+    age(6);
+    let count = |boards: Vec<easel_engine::Board>| boards.iter().map(|b| b.count).sum::<u32>();
+    assert_eq!(count(engine.boards().await.expect("boards")), 1);
+    age(2);
+    assert_eq!(count(engine.boards().await.expect("boards")), 0);
+    let listed = engine
+        .list(ListQuery {
+            period: Some(easel_engine::Period::Week),
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert!(listed.is_empty());
+}

@@ -37,6 +37,7 @@ fn insert(store: &Store, id: &str, now: i64) {
                     max_attempts: 3,
                     estimated_cost_micros: 0,
                     fingerprint: "fp",
+                    group_id: None,
                     now,
                 },
             )

@@ -123,6 +123,60 @@ async fn generates_stores_and_charges_once_and_the_key_is_written_nowhere() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_image_streams_partial_images_to_the_job_before_it_is_saved() {
+    let s = setup(|_| {}).await;
+    let mut events = s.engine.subscribe();
+    let d = run(&s, openai_job("a tern over the surf", 1)).await;
+    assert_eq!(
+        d.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        d.job.error_message
+    );
+    // The model's default: two partial images, each shown while the
+    // request was still in flight (the job submitting), then gone.
+    let mut shown = std::collections::BTreeSet::new();
+    while let Ok(event) = events.try_recv() {
+        if let Some(path) = event.job.preview_path {
+            assert_eq!(event.job.status, JobStatus::Submitting);
+            shown.insert(path);
+        }
+    }
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert_eq!(d.job.preview_path, None);
+    assert!(common::files(&s.data.path().join("previews")).is_empty());
+    // One generation, charged from the completed event's usage.
+    assert_eq!(s.emu.script.generations("a tern over the surf"), 1);
+    assert_eq!(ledger(&d), [LedgerKind::Reserve, LedgerKind::Charge]);
+    assert_eq!(
+        d.ledger[1].amount_micros,
+        13 * 5 + 1056 * 40,
+        "{:?}",
+        d.ledger
+    );
+    let bytes = std::fs::read(&d.assets[0].path).expect("stored image");
+    assert!(common::parameters_text(&bytes).contains("(revised)"));
+
+    // Previews off: a plain answer, nothing shown.
+    let mut events = s.engine.subscribe();
+    let mut off = openai_job("no previews please", 1);
+    off.params.insert(
+        "previews".into(),
+        easel_engine::ParamValue::Text("0".into()),
+    );
+    let d = run(&s, off).await;
+    assert_eq!(
+        d.job.status,
+        JobStatus::Completed,
+        "{:?}",
+        d.job.error_message
+    );
+    while let Ok(event) = events.try_recv() {
+        assert_eq!(event.job.preview_path, None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_images_go_to_the_edits_endpoint() {
     let s = setup(|_| {}).await;
     let png = easel_engine::providers::offline::render::render_png("ref", 1, 64, 64).expect("png");
@@ -144,14 +198,25 @@ async fn reference_images_go_to_the_edits_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_is_resent_and_the_duplicate_is_recorded() {
-    for (fault, prompt) in [
+    // Each fault on a plain answer and on a streamed one (previews on: the
+    // stream breaks after its partial images, or hangs after the first).
+    let cases = [
         (Fault::AcceptThenHang, "a hung answer"),
         (Fault::AcceptThenReset, "a reset answer"),
         (Fault::MalformedJson, "a garbled answer"),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(|(fault, prompt)| [(fault.clone(), prompt, "0"), (fault, prompt, "2")]);
+    for (fault, prompt, previews) in cases {
         let s = setup(|c| c.provider_timeout_ms = 800).await;
         s.emu.script.push(fault.clone());
-        let d = run(&s, openai_job(prompt, 1)).await;
+        let mut job = openai_job(prompt, 1);
+        job.params.insert(
+            "previews".into(),
+            easel_engine::ParamValue::Text(previews.into()),
+        );
+        let d = run(&s, job).await;
+        let fault = format!("{fault:?} with {previews} previews");
         assert_eq!(
             d.job.status,
             JobStatus::Completed,

@@ -132,6 +132,7 @@ fn apply(store: &Store, op: &Op, now: &mut i64) -> Result<(), StoreError> {
                             max_attempts: 2,
                             estimated_cost_micros: 500,
                             fingerprint: "fp",
+                            group_id: None,
                             now,
                         },
                     )?;

@@ -30,7 +30,9 @@ import type { ReferenceImage } from './bindings/ReferenceImage';
 import type { StartupReport } from './bindings/StartupReport';
 import type { TimelineEntry } from './bindings/TimelineEntry';
 import type { WebhookStatus } from './bindings/WebhookStatus';
+import type { Period } from './bindings/Period';
 export type {
+  Period,
   WebhookStatus,
   AppSettings,
   Asset,
@@ -92,6 +94,16 @@ export function errorKind(err: unknown): string | null {
 
 export function createJob(request: NewJob): Promise<JobSummary> {
   return invoke<JobSummary>('create_job', { request });
+}
+
+/** One prompt to several models: one job each, grouped to compare. */
+export function createGroup(groupId: string, requests: NewJob[]): Promise<JobSummary[]> {
+  return invoke<JobSummary[]>('create_group', { groupId, requests });
+}
+
+/** The jobs of one comparison, oldest first. */
+export function groupJobs(groupId: string): Promise<JobSummary[]> {
+  return invoke<JobSummary[]>('group_jobs', { groupId });
 }
 
 /** Check and store a reference image; the file's bytes are the raw body. */

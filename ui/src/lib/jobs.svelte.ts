@@ -51,7 +51,7 @@ const MAX_REFETCH_ROWS = 5 * MAX_LIMIT;
 
 /** Whether any filter narrows the gallery (an empty result is then "no match"). */
 export function isFiltered(f: GalleryFilter): boolean {
-  return !!(f.status || f.provider || f.model || f.since !== undefined || f.favorite || f.search || f.board !== undefined);
+  return !!(f.status || f.provider || f.model || f.since !== undefined || f.period || f.favorite || f.search || f.board !== undefined);
 }
 
 export class JobStore {

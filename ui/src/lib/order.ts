@@ -1,5 +1,16 @@
 // Pure helpers for the gallery's order, its filters and the queue.
-import type { JobStatus, JobSummary, ListQuery } from './api';
+import type { JobStatus, JobSummary, ListQuery, Period } from './api';
+
+const DAY_MS = 86_400_000;
+
+/** When `period` starts, from `now`: "today" from local midnight, as the engine counts it. */
+export function periodStart(period: Period, now = Date.now()): number {
+  if (period === 'today') {
+    const d = new Date(now);
+    return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  }
+  return now - (period === 'week' ? 7 : 30) * DAY_MS;
+}
 
 /** A job's position in keyset order: newest first, then id descending. */
 export type JobKey = readonly [created_at: number, id: string];
@@ -19,8 +30,10 @@ export type GalleryFilter = {
   status?: JobStatus;
   provider?: string;
   model?: string;
-  /** Created at or after this time (ms). */
+  /** Created at or after this time (ms): a smart board saved before periods. */
   since?: number;
+  /** Created in this period, counted from now. */
+  period?: Period;
   favorite?: boolean;
   search?: string;
   /** Only jobs with an image on this (plain) board. */
@@ -33,6 +46,7 @@ export function toQuery(filter: GalleryFilter): ListQuery {
   if (filter.provider) query.provider = filter.provider;
   if (filter.model) query.model = filter.model;
   if (filter.since !== undefined) query.created_since = filter.since;
+  if (filter.period) query.period = filter.period;
   if (filter.favorite) query.favorite = true;
   const search = filter.search?.trim();
   if (search) query.search = search;
@@ -47,6 +61,7 @@ export function fromQuery(query: ListQuery): GalleryFilter {
   if (query.provider) filter.provider = query.provider;
   if (query.model) filter.model = query.model;
   if (query.created_since !== undefined) filter.since = query.created_since;
+  if (query.period) filter.period = query.period;
   if (query.favorite) filter.favorite = true;
   if (query.search) filter.search = query.search;
   return filter;
@@ -82,6 +97,7 @@ export function matchesFilter(job: JobSummary, filter: GalleryFilter, withSearch
   if (filter.provider && job.provider !== filter.provider) return false;
   if (filter.model && job.model !== filter.model) return false;
   if (filter.since !== undefined && job.created_at < filter.since) return false;
+  if (filter.period && job.created_at < periodStart(filter.period)) return false;
   if (filter.favorite && !job.favorite) return false;
   if (withSearch && !matchesSearch(job.prompt, filter.search)) return false;
   return true;

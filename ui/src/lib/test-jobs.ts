@@ -38,6 +38,8 @@ export function testJob(id: string, extra: Partial<JobSummary> = {}): JobSummary
     provider_message: null,
     priority: 0,
     deleted: false,
+    group_id: null,
+    preview_path: null,
     image_path: null,
     ...extra,
   };

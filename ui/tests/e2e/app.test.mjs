@@ -586,8 +586,10 @@ test('filters by status, provider, model, date, favorites and search', T, async 
   await until(page, () => document.querySelectorAll('[data-testid="job-card"]').length === 3, null, '3 lighthouse jobs this week');
   await page.getByLabel('Search prompts').fill('');
   await page.getByLabel('Search prompts').press('Enter');
-  const since = (await calls(page, 'list_jobs')).map((c) => c.query.created_since).filter((s) => s !== undefined);
-  assert.ok(since.length > 0 && Math.abs(since[0] - (Date.now() - 7 * 86_400_000)) < 60_000, 'a week back from now');
+  // Sent as a period, counted from now by the engine at each query (and
+  // so in a smart board saved from it), not as a fixed date.
+  const periods = (await calls(page, 'list_jobs')).map((c) => c.query.period).filter((p) => p !== undefined);
+  assert.ok(periods.length > 0 && periods.every((p) => p === 'week'), JSON.stringify(periods));
   await page.getByRole('search').getByLabel('Date').selectOption('any');
 
   await page.getByRole('button', { name: 'Favorites', exact: true }).click();
@@ -954,11 +956,14 @@ test('boards: make one, drag cards onto it, add from the viewer and the selectio
   // A smart board: the current filters, saved; choosing it applies them.
   const favorites = await page.evaluate(() => [...window.__easelFake.jobs.values()].filter((j) => j.summary.favorite).length);
   await page.getByRole('search').getByRole('button', { name: 'Favorites' }).click();
+  await page.getByRole('search').getByLabel('Date').selectOption('month');
   await boards.getByTestId('save-smart-board').click();
   await boards.getByRole('textbox', { name: 'Smart board name' }).fill('Starred');
   await boards.getByRole('button', { name: 'Save' }).click();
   await board('Starred').getByTestId('board-count').filter({ hasText: new RegExp(`^${favorites}$`) }).waitFor();
-  assert.deepEqual((await calls(page, 'create_board')).at(-1), { name: 'Starred', filter: { favorite: true } });
+  // "Last 30 days" is kept as a period: the board stays the last 30 days.
+  assert.deepEqual((await calls(page, 'create_board')).at(-1), { name: 'Starred', filter: { period: 'month', favorite: true } });
+  await page.getByRole('search').getByLabel('Date').selectOption('any');
   await boards.getByRole('button', { name: 'All images' }).click();
   await page.getByRole('search').getByRole('button', { name: 'Favorites', pressed: false }).waitFor();
   await board('Starred').click();
@@ -971,6 +976,141 @@ test('boards: make one, drag cards onto it, add from the viewer and the selectio
   await boards.getByRole('button', { name: 'Delete the board' }).click();
   await board('Moods').waitFor({ state: 'detached' });
   await until(page, (n) => document.querySelectorAll('[data-testid="job-card"]').length === n, ids.length, 'all images again');
+  await close(page);
+});
+
+test('compare: one prompt to two models as a group, side by side and slider with zoom and pan together; any selection compares', T, async () => {
+  const page = await open();
+  await page.locator('#prompt').fill('Two models, one lighthouse');
+  await page.getByTestId('add-compare').click();
+  await page.getByLabel('Compare with: provider 2').selectOption('studio-sim');
+  assert.equal(await page.getByLabel('Compare with: model 2').inputValue(), 'sim-fast', 'the provider\'s default model');
+  // Both models' estimates (the offline one is free).
+  assert.match(await page.getByTestId('cost').innerText(), /\$0\.04\s+\(2 models\)/);
+  await page.getByRole('button', { name: 'Generate on 2 models' }).click();
+
+  const [{ groupId, requests }] = await calls(page, 'create_group');
+  assert.match(groupId, /^[0-9a-f-]{36}$/);
+  assert.deepEqual(
+    requests.map((r) => [r.request_id, r.provider, r.model, r.prompt]),
+    [
+      [`${groupId}/0`, 'offline', 'easel-landscape-1', 'Two models, one lighthouse'],
+      [`${groupId}/1`, 'studio-sim', 'sim-fast', 'Two models, one lighthouse'],
+    ],
+  );
+  assert.equal((await calls(page, 'create_job')).length, 0, 'one call creates both jobs');
+
+  // The comparison opens at once and fills in as each model finishes.
+  const view = page.getByTestId('compare');
+  await view.waitFor();
+  assert.equal(await view.getByTestId('compare-pane').count(), 2);
+  await until(
+    page,
+    () => [...document.querySelectorAll('[data-testid="compare-image"]')].filter((i) => i.complete && i.naturalWidth > 0).length === 2,
+    null,
+    'both images in the comparison',
+    20_000,
+  );
+  const captions = await view.locator('figcaption strong').allInnerTexts();
+  assert.deepEqual(captions, ['Easel Landscape 1 · Offline (built-in)', 'Sim Fast · Studio Sim']);
+  await shot(page, '33-compare-side-by-side');
+
+  // Zoom and pan act on both panes together.
+  const transforms = () => view.getByTestId('compare-image').evaluateAll((els) => els.map((e) => e.style.transform));
+  await view.getByRole('button', { name: 'Zoom in' }).click();
+  assert.equal(await view.getByTestId('compare-zoom').innerText(), '150% of fit');
+  const frame = view.getByTestId('compare-frame').first();
+  const box = await frame.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 40, box.y + box.height / 2 + 25, { steps: 4 });
+  await page.mouse.up();
+  const [a, b] = await transforms();
+  assert.equal(a, 'translate(40px, 25px) scale(1.5)');
+  assert.equal(b, a, 'the second pane pans and zooms with the first');
+
+  // The slider: one image over the other, split by a divider.
+  await view.getByTestId('compare-slider-mode').click();
+  const top = view.getByTestId('compare-top');
+  await top.waitFor();
+  assert.equal(await top.evaluate((e) => e.style.clipPath), 'inset(0px 0px 0px 50%)');
+  await view.getByTestId('compare-split').fill('30');
+  assert.equal(await top.evaluate((e) => e.style.clipPath), 'inset(0px 0px 0px 30%)');
+  assert.equal((await transforms())[1], 'translate(40px, 25px) scale(1.5)', 'the zoom and pan stay');
+  await view.getByRole('button', { name: 'Fit', exact: true }).click();
+  assert.equal(await view.getByTestId('compare-zoom').innerText(), 'Fitted');
+  await page.keyboard.press('+');
+  assert.equal(await view.getByTestId('compare-zoom').innerText(), '150% of fit', 'the + key zooms');
+  await page.keyboard.press('0');
+  assert.equal(await view.getByTestId('compare-zoom').innerText(), 'Fitted', 'the 0 key fits');
+  await shot(page, '34-compare-slider');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(page, '34-compare-slider-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.keyboard.press('Escape');
+  await view.waitFor({ state: 'detached' });
+
+  // A card of the group opens the same comparison.
+  const card = cardFor(page, 'Two models, one lighthouse').first();
+  await card.hover();
+  await card.getByTestId('card-compare').click();
+  await view.waitFor();
+  assert.equal(await view.getByTestId('compare-pane').count(), 2);
+  await page.keyboard.press('Escape');
+  await view.waitFor({ state: 'detached' });
+
+  // The comparison stays set up in the panel until its model is removed.
+  assert.ok(await page.getByRole('button', { name: 'Generate on 2 models' }).isVisible());
+  await page.getByRole('button', { name: 'Remove model 2 from the comparison' }).click();
+
+  // Any two finished jobs compare from the selection; one alone does not.
+  await generate(page, 'A third picture');
+  await cardFor(page, 'A third picture', 'completed').waitFor({ timeout: 15_000 });
+  await cardFor(page, 'A third picture').locator('.open').click({ modifiers: ['Control'] });
+  const compareButton = page.getByTestId('selection-compare');
+  assert.ok(await compareButton.isDisabled(), 'one image alone has nothing to compare with');
+  await card.locator('.open').click({ modifiers: ['Control'] });
+  await compareButton.click();
+  await view.waitFor();
+  // In gallery order, newest first: the new picture, then the group's
+  // newer job (Studio Sim's, created just after the offline one).
+  assert.deepEqual(await view.locator('figcaption strong').allInnerTexts(), [
+    'Easel Landscape 1 · Offline (built-in)',
+    'Sim Fast · Studio Sim',
+  ]);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(page, '33-compare-side-by-side-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await close(page);
+});
+
+test('progress previews: the card and the viewer show the provider\'s latest partial image while it works', T, async () => {
+  const page = await open();
+  await generate(page, 'A slow dawn #slow');
+  const card = cardFor(page, 'A slow dawn #slow');
+  const preview = card.getByTestId('card-preview');
+  await preview.waitFor({ timeout: 15_000 });
+  assert.match(await preview.getAttribute('src'), /\/mock-files\/.*previews.*_32x32\.png$/);
+  // A finer one replaces it.
+  await until(
+    page,
+    () => /_128x128\.png$/.test(document.querySelector('[data-testid="card-preview"]')?.getAttribute('src') ?? ''),
+    null,
+    'the finer preview',
+    15_000,
+  );
+  assert.match(await card.getByTestId('progress-text').innerText(), /\d+%/);
+  await shot(page, '35-card-preview');
+  await card.locator('.open').click();
+  await page.getByTestId('viewer-preview').waitFor();
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(page, '35-viewer-preview-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  // Once completed, the image replaces the preview.
+  await page.getByTestId('viewer-image').waitFor({ timeout: 20_000 });
+  await page.keyboard.press('Escape');
+  await card.and(page.locator('[data-status="completed"]')).waitFor();
+  assert.equal(await card.getByTestId('card-preview').count(), 0);
   await close(page);
 });
 

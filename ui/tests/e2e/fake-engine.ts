@@ -7,6 +7,7 @@
 // steer it: "#fail" fails the first attempt, "#slow" renders slowly,
 // "#queue" waits in the provider's own queue first.
 import { emit } from '@tauri-apps/api/event';
+import { periodStart } from '../../src/lib/order';
 import type {
   AppSettings,
   Asset,
@@ -406,6 +407,8 @@ export class FakeEngine {
       provider_message: null,
       priority: 0,
       deleted: false,
+      group_id: null,
+      preview_path: null,
       image_path: null,
     };
   }
@@ -429,6 +432,8 @@ export class FakeEngine {
     const s = job.summary;
     const from = s.status;
     if (to) s.status = to;
+    // As the engine: previews last while the provider works.
+    if (to && to !== 'processing' && to !== 'submitting') s.preview_path = null;
     if (s.status === 'queued' || RUNNING.includes(s.status)) this.#live.add(s.id);
     else this.#live.delete(s.id);
     this.seq += 1;
@@ -617,9 +622,15 @@ export class FakeEngine {
           const p = Math.min(1, Math.floor(since / (300 * k * slow)) * 0.2);
           if (p >= 1) {
             s.progress = null;
+            s.preview_path = null;
             this.#change(job, 'saving', 'the provider finished', now);
           } else if (p !== s.progress) {
             s.progress = p;
+            // Partial images from 40 %, coarse then finer, as a provider sends them.
+            if (p >= 0.4) {
+              const side = p >= 0.6 ? 128 : 32;
+              s.preview_path = `/home/you/.local/share/easel/previews/${s.id}_${s.seed % 7}_${side}x${side}.png`;
+            }
             this.#change(job, null, '', now);
           }
         } else if (since > 1800 * k * slow) {
@@ -703,6 +714,10 @@ export class FakeEngine {
     switch (cmd) {
       case 'create_job':
         return this.createJob(args.request as NewJob);
+      case 'create_group':
+        return this.createGroup(args.groupId as string, args.requests as NewJob[]);
+      case 'group_jobs':
+        return this.groupJobs(args.groupId as string);
       case 'list_jobs':
         return this.listJobs((args.query ?? {}) as ListQuery);
       case 'get_job':
@@ -911,6 +926,40 @@ export class FakeEngine {
     return { ...s };
   }
 
+  /** One prompt to several models: all the jobs or none, as the engine. */
+  createGroup(groupId: string, reqs: NewJob[]): JobSummary[] {
+    if (reqs.length < 2 || reqs.length > 4) fail('invalid_input', `a comparison sends 2 to 4 jobs, not ${reqs.length}`);
+    if (reqs.every((r) => this.byRequest.has(r.request_id))) {
+      return reqs.map((r) => ({ ...this.#get(this.byRequest.get(r.request_id)!).summary }));
+    }
+    const now = Date.now();
+    const made = reqs.map((r, i) => {
+      if (!r.prompt || !r.prompt.trim()) fail('invalid_input', 'the prompt must not be empty');
+      return this.#newSummary(r, now + i);
+    });
+    const budget = this.settings.monthly_budget_micros;
+    const total = made.reduce((sum, s) => sum + s.estimated_cost_micros, 0);
+    if (budget !== null && this.settings.spent_this_month_micros + total > budget) {
+      fail('budget', 'these jobs would go over the monthly budget');
+    }
+    return made.map((s, i) => {
+      s.group_id = groupId;
+      const job: Job = { summary: s, attempts: [], timeline: [], assets: [], phaseAt: now };
+      this.jobs.set(s.id, job);
+      this.byRequest.set(reqs[i].request_id, s.id);
+      this.#change(job, 'queued', 'created', now);
+      return { ...s };
+    });
+  }
+
+  groupJobs(groupId: string): JobSummary[] {
+    return [...this.jobs.values()]
+      .map((j) => j.summary)
+      .filter((s) => s.group_id === groupId && !s.deleted)
+      .sort((a, b) => a.created_at - b.created_at)
+      .map((s) => ({ ...s }));
+  }
+
   /** Jobs newest first (the index the engine's keyset queries use). */
   #sorted(): JobSummary[] {
     if (!this.#order) {
@@ -943,6 +992,7 @@ export class FakeEngine {
       if (q.provider && s.provider !== q.provider) continue;
       if (q.model && s.model !== q.model) continue;
       if (q.created_since !== undefined && s.created_at < q.created_since) continue;
+      if (q.period && s.created_at < periodStart(q.period)) continue;
       if (q.favorite !== undefined && s.favorite !== q.favorite) continue;
       if (q.held !== undefined && s.held !== q.held) continue;
       if (wanted.length > 0) {

@@ -93,6 +93,27 @@ pub(crate) async fn sweep_staging(sh: &Shared) {
     }
 }
 
+/// Previews no job names: left by a runner killed mid-job (a runner that
+/// stops removes its own). At worker start no runner of this process is
+/// running, and another process's running job names its current preview.
+pub(crate) async fn sweep_previews(sh: &Shared) {
+    let previews = sh.previews.clone();
+    let Ok(files) = tokio::task::spawn_blocking(move || previews.all()).await else {
+        return;
+    };
+    for (id, path) in files {
+        let key = id.clone();
+        let named = match sh.db(move |s| s.read(|c| q::get(c, &key))).await {
+            Ok(Some(job)) => job.preview_path.as_deref() == path.to_str(),
+            Ok(None) => false,
+            Err(_) => true,
+        };
+        if !named {
+            let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
+        }
+    }
+}
+
 /// One read of the recently ended jobs and their assets, then one pass over
 /// each folder involved (not one per job: the thumbnail folder holds every
 /// job's thumbnails).

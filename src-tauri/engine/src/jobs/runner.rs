@@ -12,14 +12,14 @@ use crate::library::metadata::GenerationParams;
 use crate::library::LibraryError;
 use crate::model::{Asset, JobStatus, JobSummary};
 use crate::providers::{
-    FailureKind, Output, OutputMeta, PollStatus, Provider, ProviderError, Reconciliation,
+    FailureKind, Output, OutputMeta, PollStatus, Preview, Provider, ProviderError, Reconciliation,
     SubmitRequest, Submitted,
 };
 use crate::secrets::ApiKey;
 use crate::shared::{AbortOnDrop, Shared};
 use crate::store::jobs::{self as q, Lease};
 use crate::store::{cancels, now_ms};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -121,6 +121,8 @@ pub(crate) async fn drive(sh: Arc<Shared>, job: JobSummary, recovered: bool) {
         // Whatever this runner wrote and did not commit as assets is no
         // one's: remove it (only its own epoch's files).
         cleanup::remove_own_files(std::mem::take(&mut run.written)).await;
+        let (previews, key, epoch) = (sh.previews.clone(), id.clone(), run.lease.epoch);
+        let _ = tokio::task::spawn_blocking(move || previews.remove_run(&key, epoch)).await;
         if let Err(e) = result {
             // Hand the job back at once instead of letting the lease lapse:
             // recovery resumes it without counting a crash.
@@ -229,6 +231,9 @@ async fn submit(
 ) -> Result<Option<JobSummary>, EngineError> {
     let spec = job.spec();
     let key = run.key.clone();
+    // A streaming provider's partial images: a few at most (OpenAI sends up
+    // to 3); one that finds the channel full is skipped.
+    let (preview_tx, mut preview_rx) = tokio::sync::mpsc::channel(4);
     let req = SubmitRequest {
         job_id: &job.id,
         attempt: job.attempts,
@@ -236,6 +241,7 @@ async fn submit(
         spec: &spec,
         created_at_ms: job.created_at,
         key: key.as_ref(),
+        previews: Some(&preview_tx),
     };
     if recovered && is_staged(run, &job).await {
         let handle = format!("staged:{}", job.id);
@@ -307,7 +313,20 @@ async fn submit(
             return Ok(None);
         }
         tracing::info!("submitting");
-        match provider.submit(&req).await {
+        let answer = {
+            let sent = provider.submit(&req);
+            tokio::pin!(sent);
+            loop {
+                tokio::select! {
+                    answer = &mut sent => break answer,
+                    Some(preview) = preview_rx.recv() => {
+                        // A lost lease shows up at the next fenced write.
+                        show_preview(run, &job, preview).await?;
+                    }
+                }
+            }
+        };
+        match answer {
             Ok(Submitted::Pending(handle)) => {
                 // The provider accepted; nothing of it is committed yet.
                 crashpoint(&run.sh, "accepted", &job.id).await;
@@ -550,6 +569,7 @@ async fn poll(
     let started = attempt_started(run, &job).await?;
     let mut last_progress = job.progress.unwrap_or(0.0);
     let mut last_said = (job.queue_position, job.provider_message.clone());
+    let mut last_preview: Option<u32> = None;
     let mut errors = 0u32;
     crashpoint(&run.sh, "processing", &job.id).await;
     if is_staged(run, &job).await {
@@ -563,12 +583,20 @@ async fn poll(
             return Ok(None);
         }
         match provider.poll(&handle, &spec, run.key.as_ref()).await {
-            Ok(PollStatus::Pending(waiting)) => {
+            Ok(PollStatus::Pending(mut waiting)) => {
                 errors = 0;
                 let progress = waiting
                     .progress
                     .filter(|p| (p - last_progress).abs() >= 0.02);
                 let said = (waiting.queue_position, waiting.message.clone());
+                if let Some(p) = waiting.preview.take() {
+                    if last_preview.is_none_or(|last| p.step > last) {
+                        last_preview = Some(p.step);
+                        if !show_preview(run, &job, p).await? {
+                            return Ok(None);
+                        }
+                    }
+                }
                 if progress.is_some() || said != last_said {
                     last_progress = progress.unwrap_or(last_progress);
                     last_said = said;
@@ -636,6 +664,46 @@ async fn poll(
             }
             Err(e) => return failed(run, &job, e).await,
         }
+    }
+}
+
+/// Keep a provider's preview and name it on the job, for the card; false
+/// if the lease was lost. A preview that cannot be kept is skipped: it is
+/// never a reason to fail the job.
+async fn show_preview(run: &Run, job: &JobSummary, preview: Preview) -> Result<bool, EngineError> {
+    let Some(path) = keep_preview(&run.sh, &job.id, run.lease.epoch, preview).await else {
+        return Ok(true);
+    };
+    let (j, lease, named) = (job.clone(), run.lease.clone(), path.clone());
+    let out = run
+        .sh
+        .db(move |s| s.write(|tx| transitions::preview(tx, &j, &lease, &named, now_ms())))
+        .await?;
+    if published(&run.sh, out).is_none() {
+        return Ok(false);
+    }
+    // The job names the new preview now: the older ones go.
+    let (previews, id) = (run.sh.previews.clone(), job.id.clone());
+    let _ = tokio::task::spawn_blocking(move || previews.clear(&id, Some(Path::new(&path)))).await;
+    Ok(true)
+}
+
+/// Check and store a preview; the file, or None when it cannot be kept.
+async fn keep_preview(sh: &Shared, job_id: &str, epoch: i64, preview: Preview) -> Option<String> {
+    let previews = sh.previews.clone();
+    let limits = sh.config.image_limits;
+    let id = job_id.to_string();
+    let saved = tokio::task::spawn_blocking(move || {
+        previews.save(&id, epoch, preview.step, &preview.bytes, &limits)
+    })
+    .await;
+    match saved {
+        Ok(Ok(path)) => Some(path.to_string_lossy().into_owned()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the provider's preview was skipped");
+            None
+        }
+        Err(_) => None,
     }
 }
 

@@ -36,6 +36,7 @@ pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineEr
     tracing::info!(worker = %sh.worker_id, "worker started");
     janitor::sweep_recent(&sh).await;
     janitor::sweep_staging(&sh).await;
+    janitor::sweep_previews(&sh).await;
     janitor::prune_webhook_deliveries(&sh).await;
     janitor::purge_deleted(&sh).await;
     let cancels = tokio::spawn(super::provider_cancels::run(Arc::clone(&sh)));

@@ -129,6 +129,26 @@ pub fn waiting(
     apply(tx, &job.id, Some(lease), set, Note::None, None, now)
 }
 
+/// A new progress preview from the provider, while it submits (a streamed
+/// answer) or processes; the status stays.
+pub fn preview(
+    tx: &Transaction<'_>,
+    job: &JobSummary,
+    lease: &Lease,
+    path: &str,
+    now: i64,
+) -> Result<Option<JobSummary>> {
+    apply(
+        tx,
+        &job.id,
+        Some(lease),
+        SetState::Preview { path },
+        Note::None,
+        None,
+        now,
+    )
+}
+
 /// The provider finished; the result is to be stored.
 ///
 /// The run is charged now, in the same transaction: the provider billed it

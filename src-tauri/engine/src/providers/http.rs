@@ -3,6 +3,8 @@
 //! middleware (retries are the engine's, persisted), and one mapping of
 //! transport failures and non-success answers to failure kinds.
 
+mod sse;
+
 use super::http_errors::{self, Headers};
 use super::{FailureKind, ProviderError};
 use std::sync::OnceLock;
@@ -123,37 +125,79 @@ pub async fn send(
     timeout: Duration,
     max_body: usize,
 ) -> Result<Answer, ProviderError> {
+    send_with(provider, request, timeout, max_body, None).await
+}
+
+/// What a streamed answer's events go to, one event's data at a time.
+pub type OnEvent<'a> = dyn FnMut(&str) -> Result<(), ProviderError> + Send + 'a;
+
+/// `send` for an answer streamed as server-sent events: `on_event` gets each
+/// event's data as it arrives (a 2xx answer's body is not kept); anything
+/// but a 2xx is read whole and classified as `send` does. `max_body`
+/// bounds the whole stream.
+pub async fn send_events(
+    provider: &str,
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+    max_body: usize,
+    on_event: &mut OnEvent<'_>,
+) -> Result<Answer, ProviderError> {
+    send_with(provider, request, timeout, max_body, Some(on_event)).await
+}
+
+async fn send_with(
+    provider: &str,
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+    max_body: usize,
+    mut on_event: Option<&mut OnEvent<'_>>,
+) -> Result<Answer, ProviderError> {
     let mut response = request
         .timeout(timeout)
         .send()
         .await
         .map_err(|e| transport_error(provider, &e))?;
     let status = response.status().as_u16();
+    let ok = (200..300).contains(&status);
     let headers: Vec<(String, String)> = response
         .headers()
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     let mut body = Vec::new();
+    let (mut read, mut scanned) = (0usize, 0usize);
     while let Some(chunk) = response
         .chunk()
         .await
         .map_err(|e| transport_error(provider, &e))?
     {
-        if body.len() + chunk.len() > max_body {
+        read += chunk.len();
+        if read > max_body {
             return Err(ProviderError::new(
                 FailureKind::Fatal,
                 format!("{provider} sent more than {max_body} bytes"),
             ));
         }
         body.extend_from_slice(&chunk);
+        if let (true, Some(on_event)) = (ok, on_event.as_mut()) {
+            for data in sse::take_events(&mut body, &mut scanned) {
+                on_event(&data)?;
+            }
+        }
+    }
+    if let (true, Some(on_event)) = (ok, on_event.as_mut()) {
+        // A last event without its blank line.
+        body.extend_from_slice(b"\n\n");
+        for data in sse::take_events(&mut body, &mut scanned) {
+            on_event(&data)?;
+        }
     }
     let answer = Answer {
         status,
         headers,
         body,
     };
-    if (200..300).contains(&status) {
+    if ok {
         Ok(answer)
     } else {
         Err(http_errors::classify(

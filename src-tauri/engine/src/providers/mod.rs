@@ -179,7 +179,13 @@ pub struct SubmitRequest<'a> {
     /// The provider's key, given by the engine (providers never read the
     /// key store); None for a provider that needs none.
     pub key: Option<&'a ApiKey>,
+    /// Where a provider that streams its answer sends the partial images
+    /// it gets meanwhile (`try_send`: a preview never holds up the submit).
+    pub previews: Option<&'a PreviewSender>,
 }
+
+/// The engine's end of a streamed submit's previews.
+pub type PreviewSender = tokio::sync::mpsc::Sender<Preview>;
 
 /// What a submit got: a job to poll, or (a synchronous provider) the
 /// finished outputs, already paid for.
@@ -242,6 +248,16 @@ pub struct Waiting {
     /// When it suggests asking again; never sooner than the provider's
     /// `poll_interval_ms`.
     pub next_poll: Option<Duration>,
+    /// The latest partial image, where the provider shows one.
+    pub preview: Option<Preview>,
+}
+
+/// A partial image of a job in progress: `step` grows with each new one
+/// (a provider may send the same preview again on every poll).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    pub step: u32,
+    pub bytes: Vec<u8>,
 }
 
 impl Waiting {

@@ -16,10 +16,11 @@ pub(super) const JOB_COLS: &str =
     width, height, count, seed, created_at, updated_at, attempt_count, max_attempts, run, \
     progress, next_run_at, held, crash_count, error_code, error_message, \
     estimated_cost_micros, seq, favorite, thumb_path, asset_count, reference_ids, lease_epoch, \
-    params, queue_position, provider_message, priority, deleted_at IS NOT NULL, image_path";
+    params, queue_position, provider_message, priority, deleted_at IS NOT NULL, group_id, \
+    preview_path, image_path";
 
 /// The number of `JOB_COLS`: the index of a column selected after them.
-const JOB_COL_COUNT: usize = 35;
+const JOB_COL_COUNT: usize = 37;
 
 fn status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<JobStatus> {
     let text: String = row.get(idx)?;
@@ -79,6 +80,8 @@ pub(super) fn summary(row: &Row<'_>) -> rusqlite::Result<JobSummary> {
         provider_message: row.get(31)?,
         priority: row.get(32)?,
         deleted: row.get(33)?,
+        group_id: row.get(34)?,
+        preview_path: row.get(35)?,
         image_path: row.get(JOB_COL_COUNT - 1)?,
     })
 }
@@ -91,6 +94,8 @@ pub struct NewJobRow<'a> {
     pub estimated_cost_micros: i64,
     /// Hash of the normalized request (see `jobs::fingerprint`).
     pub fingerprint: &'a str,
+    /// The comparison it belongs to (`Engine::create_group`).
+    pub group_id: Option<&'a str>,
     pub now: i64,
 }
 
@@ -99,9 +104,9 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
     let sql = format!(
         "INSERT INTO jobs (id, request_id, status, provider, model, prompt, negative_prompt, \
          width, height, count, seed, created_at, updated_at, max_attempts, next_run_at, \
-         estimated_cost_micros, reference_ids, request_fingerprint, params, seq) \
+         estimated_cost_micros, reference_ids, request_fingerprint, params, group_id, seq) \
          VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?11, ?13, ?14, \
-         ?15, ?16, {NEXT_SEQ_SQL}) \
+         ?15, ?16, ?17, {NEXT_SEQ_SQL}) \
          RETURNING {JOB_COLS}"
     );
     let s = job.spec;
@@ -127,7 +132,8 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
             job.estimated_cost_micros,
             references,
             job.fingerprint,
-            params_json
+            params_json,
+            job.group_id
         ],
         summary,
     )?;
@@ -146,6 +152,17 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<JobSummary>> {
 
 pub fn find_by_request_id(conn: &Connection, request_id: &str) -> Result<Option<JobSummary>> {
     Ok(find_request(conn, request_id)?.map(|(job, _)| job))
+}
+
+/// The jobs of one comparison group, oldest first (deleted ones left out).
+pub fn in_group(conn: &Connection, group_id: &str) -> Result<Vec<JobSummary>> {
+    let sql = format!(
+        "SELECT {JOB_COLS} FROM jobs WHERE group_id = ?1 AND deleted_at IS NULL \
+         ORDER BY created_at, id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([group_id], summary)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The job created under `request_id`, with the fingerprint of the request
@@ -178,7 +195,10 @@ fn filter_sql(q: &ListQuery) -> (String, Vec<Box<dyn ToSql>>) {
         args.push(Box::new(model.clone()));
         sql.push_str(&format!(" AND model = ?{}", args.len()));
     }
-    if let Some(since) = q.created_since {
+    // A period is resolved now, in the user's time zone ("today" starts
+    // at local midnight); with a fixed time too, the later one holds.
+    let period_start = q.period.map(|p| p.start_ms(&chrono::Local::now()));
+    if let Some(since) = q.created_since.max(period_start) {
         args.push(Box::new(since));
         sql.push_str(&format!(" AND created_at >= ?{}", args.len()));
     }
@@ -293,6 +313,10 @@ pub enum SetState<'a> {
         queue_position: Option<u32>,
         message: Option<&'a str>,
     },
+    /// A new progress preview file: the status stays.
+    Preview {
+        path: &'a str,
+    },
     /// The provider finished; the result is to be stored.
     ProviderDone,
     /// A retryable failure before anything was stored: queue again at `at`.
@@ -363,6 +387,7 @@ impl SetState<'_> {
             SetState::Claim { .. } => &[Queued],
             SetState::Accepted { .. } => &[Submitting],
             SetState::Waiting { .. } | SetState::ProviderDone => &[Processing],
+            SetState::Preview { .. } => &[Submitting, Processing],
             SetState::Requeue { .. } => &[Submitting, Processing],
             SetState::DeferSave { .. } | SetState::HoldSave { .. } => &[Saving],
             SetState::Completed { .. } => &[Saving],
@@ -387,6 +412,7 @@ impl SetState<'_> {
             SetState::Failed { .. } => Failed,
             SetState::Canceled => Canceled,
             SetState::DeferSave { .. }
+            | SetState::Preview { .. }
             | SetState::HoldSave { .. }
             | SetState::TakeOver { .. }
             | SetState::HoldCrashed { .. }
@@ -418,10 +444,13 @@ impl SetState<'_> {
             // What the provider said no longer holds once it let go.
             ("queue_position", Expr("NULL")),
             ("provider_message", Expr("NULL")),
+            ("preview_path", Expr("NULL")),
         ];
+        // Previews end with the provider's work too.
         let quiet = [
             ("queue_position", Expr("NULL")),
             ("provider_message", Expr("NULL")),
+            ("preview_path", Expr("NULL")),
         ];
         match self {
             SetState::Claim { owner, until } => vec![
@@ -435,6 +464,7 @@ impl SetState<'_> {
                 ("error_message", Expr("NULL")),
                 ("queue_position", Expr("NULL")),
                 ("provider_message", Expr("NULL")),
+                ("preview_path", Expr("NULL")),
             ],
             SetState::Accepted { handle } => {
                 vec![("handle", text(handle)), ("progress", Expr("0.0"))]
@@ -453,6 +483,7 @@ impl SetState<'_> {
                 }
                 v
             }
+            SetState::Preview { path } => vec![("preview_path", text(path))],
             SetState::ProviderDone => {
                 let mut v = vec![("progress", Expr("1.0"))];
                 v.extend(quiet);

@@ -266,6 +266,14 @@ CREATE TABLE board_images (
 CREATE INDEX board_images_job ON board_images (job_id);
 "#;
 
+/// V9: comparison groups (one prompt sent to several models) and the
+/// latest progress preview of a running job.
+const V9: &str = r#"
+ALTER TABLE jobs ADD COLUMN group_id TEXT;
+ALTER TABLE jobs ADD COLUMN preview_path TEXT;
+CREATE INDEX jobs_group ON jobs (group_id, created_at) WHERE group_id IS NOT NULL;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -276,6 +284,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V6),
         M::up(V7),
         M::up(V8),
+        M::up(V9),
     ])
 }
 
@@ -284,4 +293,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 8;
+const MIGRATION_COUNT: usize = 9;

@@ -55,4 +55,14 @@ priority: number,
  * Deleted (its files in the trash) and not yet purged: hidden from the
  * gallery; Undo brings it back.
  */
-deleted: boolean, };
+deleted: boolean, 
+/**
+ * The comparison this job belongs to: one prompt sent to several
+ * models at once (`Engine::create_group`).
+ */
+group_id: string | null, 
+/**
+ * The latest progress preview the provider sent while it works (a
+ * file in the data folder), until the job settles.
+ */
+preview_path: string | null, };

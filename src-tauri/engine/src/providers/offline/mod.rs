@@ -7,7 +7,7 @@
 pub mod render;
 
 use super::{
-    Capabilities, FailureKind, ModelInfo, Output, OutputMeta, PollStatus, Price, Provider,
+    Capabilities, FailureKind, ModelInfo, Output, OutputMeta, PollStatus, Preview, Price, Provider,
     ProviderError, SizeRule, SubmitRequest, Submitted,
 };
 use crate::config::OfflineSettings;
@@ -74,6 +74,27 @@ impl OfflineProvider {
 }
 
 /// `off1.<accepted_at_ms>.<idempotency key>`
+/// The picture forming, as a cloud model's partial images show it: a coarse
+/// render from 40 % on, a finer one from 75 % (the landscape model's first
+/// image; the remix model's previews would need its references read on
+/// every poll).
+fn preview(spec: &JobSpec, progress: f64) -> Option<Preview> {
+    if spec.model == REMIX_MODEL {
+        return None;
+    }
+    let (step, divisor) = match progress {
+        p if p >= 0.75 => (1, 4),
+        p if p >= 0.4 => (0, 16),
+        _ => return None,
+    };
+    let (w, h) = (
+        (spec.width / divisor).max(8),
+        (spec.height / divisor).max(8),
+    );
+    let bytes = render::render_png(&spec.prompt, spec.seed, w, h).ok()?;
+    Some(Preview { step, bytes })
+}
+
 fn parse_handle(handle: &str) -> Result<i64, ProviderError> {
     let mut parts = handle.splitn(3, '.');
     match (
@@ -121,19 +142,27 @@ impl Provider for OfflineProvider {
     async fn poll(
         &self,
         handle: &str,
-        _spec: &JobSpec,
+        spec: &JobSpec,
         _key: Option<&ApiKey>,
     ) -> Result<PollStatus, ProviderError> {
         let accepted_at = parse_handle(handle)?;
         let elapsed = (crate::store::now_ms() - accepted_at).max(0) as u64;
         let latency = self.settings.latency_ms;
         if elapsed >= latency {
-            Ok(PollStatus::Done)
-        } else {
-            Ok(super::Waiting::progress(Some(
-                elapsed as f64 / latency as f64,
-            )))
+            return Ok(PollStatus::Done);
         }
+        let progress = elapsed as f64 / latency as f64;
+        // Rendering is CPU work, even small: off the runtime's threads.
+        let spec = spec.clone();
+        let preview = tokio::task::spawn_blocking(move || preview(&spec, progress))
+            .await
+            .ok()
+            .flatten();
+        Ok(PollStatus::Pending(super::Waiting {
+            progress: Some(progress),
+            preview,
+            ..super::Waiting::default()
+        }))
     }
 
     async fn fetch_outputs(

@@ -15,6 +15,37 @@ pub struct GenerationRequest<'a> {
     pub quality: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub background: Option<&'a str>,
+    /// Stream the answer as events, with this many partial images first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial_images: Option<u32>,
+}
+
+/// One event of a streamed answer: `image_generation.partial_image` and
+/// `image_generation.completed` (`image_edit.*` for edits), or `error`.
+#[derive(Deserialize)]
+pub struct StreamEvent {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub b64_json: Option<String>,
+    #[serde(default)]
+    pub partial_image_index: Option<u32>,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    #[serde(default)]
+    pub revised_prompt: Option<String>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    #[serde(default)]
+    pub error: Option<StreamError>,
+}
+
+#[derive(Deserialize)]
+pub struct StreamError {
+    #[serde(default)]
+    pub message: String,
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,8 @@ use super::catalog::{ParamChoice, TokenPrices};
 use super::http;
 use super::{
     Capabilities, FailureKind, ListedModel, ModelInfo, Output, OutputMeta, ParamKind, ParamSpec,
-    PollStatus, Price, Provider, ProviderError, SizeRule, SubmitRequest, Submitted,
+    PollStatus, Preview, PreviewSender, Price, Provider, ProviderError, SizeRule, SubmitRequest,
+    Submitted,
 };
 use crate::model::JobSpec;
 use crate::references::References;
@@ -96,6 +97,19 @@ fn gpt_image(id: &str, name: &str) -> ModelInfo {
                 ],
                 "auto",
             ),
+            // Partial images streamed while it works (one image per job;
+            // each adds about 100 output tokens, charged from the usage).
+            choice(
+                "previews",
+                "Previews",
+                vec![
+                    ParamChoice::new("0", "Off"),
+                    ParamChoice::new("1", "1"),
+                    ParamChoice::new("2", "2"),
+                    ParamChoice::new("3", "3"),
+                ],
+                "2",
+            ),
         ],
         price: Price {
             per_image_micros: 42_000,
@@ -145,6 +159,79 @@ impl OpenAi {
 
     fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.base_url)
+    }
+
+    /// Send a request that streams: partial images go to `previews` as they
+    /// come; the completed event is the answer.
+    async fn streamed(
+        &self,
+        request: reqwest::RequestBuilder,
+        partials: u32,
+        previews: &PreviewSender,
+    ) -> Result<(http::Answer, api::ImagesResponse), ProviderError> {
+        let mut completed: Option<api::StreamEvent> = None;
+        let mut refused: Option<String> = None;
+        let mut on_event = |data: &str| -> Result<(), ProviderError> {
+            if data == "[DONE]" {
+                return Ok(());
+            }
+            // Once OpenAI answered 200 it is generating (and billing): an
+            // event we cannot read is an unknown outcome.
+            let event: api::StreamEvent = serde_json::from_str(data).map_err(|e| {
+                ProviderError::new(
+                    FailureKind::Unknown,
+                    format!("OpenAI sent an event Easel cannot read: {e}"),
+                )
+            })?;
+            match event.kind.as_str() {
+                k if k.ends_with(".partial_image") => {
+                    let bytes = event
+                        .b64_json
+                        .as_deref()
+                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+                    if let Some(bytes) = bytes {
+                        let step = event.partial_image_index.unwrap_or(0);
+                        // A full channel drops this preview, never the job.
+                        let _ = previews.try_send(Preview { step, bytes });
+                    }
+                }
+                k if k.ends_with(".completed") => completed = Some(event),
+                "error" => {
+                    refused = Some(event.error.map(|e| e.message).unwrap_or_default());
+                }
+                _ => {}
+            }
+            Ok(())
+        };
+        let answer = http::send_events(
+            NAME,
+            request,
+            self.timeout,
+            self.max_body(1 + partials),
+            &mut on_event,
+        )
+        .await?;
+        if let Some(message) = refused {
+            return Err(ProviderError::new(
+                FailureKind::Fatal,
+                format!("OpenAI stopped the generation: {message}"),
+            ));
+        }
+        let Some(done) = completed else {
+            return Err(ProviderError::new(
+                FailureKind::Unknown,
+                "OpenAI's stream ended before the image",
+            ));
+        };
+        let parsed = api::ImagesResponse {
+            created: done.created_at.unwrap_or_default(),
+            data: vec![api::ImageData {
+                b64_json: done.b64_json.unwrap_or_default(),
+                revised_prompt: done.revised_prompt,
+            }],
+            usage: done.usage,
+        };
+        Ok((answer, parsed))
     }
 
     fn max_body(&self, n: u32) -> usize {
@@ -236,6 +323,12 @@ impl Provider for OpenAi {
         // else.
         let param = |id: &str| ModelInfo::text(&spec.params, id);
         let format = param("output_format").unwrap_or("png");
+        // Partial images come one image at a time: a job of several images
+        // is sent as one plain request instead.
+        let partials = param("previews")
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| *n > 0 && spec.count == 1)
+            .zip(req.previews);
         let client = http::client()?;
         let request = if spec.reference_ids.is_empty() {
             let body = api::GenerationRequest {
@@ -246,20 +339,35 @@ impl Provider for OpenAi {
                 output_format: format,
                 quality: param("quality"),
                 background: param("background"),
+                stream: partials.map(|_| true),
+                partial_images: partials.map(|(n, _)| n),
             };
             client.post(self.url("images/generations")).json(&body)
         } else {
-            let form = self.edit_form(spec, size).await?;
+            let mut form = self.edit_form(spec, size).await?;
+            if let Some((n, _)) = partials {
+                form = form
+                    .text("stream", "true")
+                    .text("partial_images", n.to_string());
+            }
             client.post(self.url("images/edits")).multipart(form)
         };
         let request = request.bearer_auth(key.expose());
-        let answer = http::send(NAME, request, self.timeout, self.max_body(spec.count)).await?;
-        // The images exist (and were billed) once OpenAI answered 200: an
-        // answer we cannot read is an unknown outcome, never a plain retry.
-        let parsed: api::ImagesResponse = answer.json(NAME).map_err(|mut e| {
-            e.kind = FailureKind::Unknown;
-            e
-        })?;
+        let (answer, parsed) = match partials {
+            Some((n, previews)) => self.streamed(request, n, previews).await?,
+            None => {
+                let answer =
+                    http::send(NAME, request, self.timeout, self.max_body(spec.count)).await?;
+                // The images exist (and were billed) once OpenAI answered
+                // 200: an answer we cannot read is an unknown outcome, never
+                // a plain retry.
+                let parsed: api::ImagesResponse = answer.json(NAME).map_err(|mut e| {
+                    e.kind = FailureKind::Unknown;
+                    e
+                })?;
+                (answer, parsed)
+            }
+        };
         let outputs = parsed
             .data
             .into_iter()
