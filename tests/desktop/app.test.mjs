@@ -645,3 +645,109 @@ test('images out in the real app: a card drags out its file, copy image puts PNG
   await driver.wait(until.elementLocated(card('a lighthouse to take elsewhere', 'completed')), WAIT);
   assert.equal(cli('show', id, '--json').job.deleted, false);
 });
+
+test('compare, previews and boards in the real app: one prompt to two models, the preview while it renders, side by side and slider; a board and a smart board', T, async () => {
+  await launch();
+  // One prompt to both offline models: "Compare with another model" adds
+  // the next one (the remix model), and Generate sends the pair.
+  const box = await driver.findElement(By.css('#prompt'));
+  await box.clear();
+  await box.sendKeys('a windmill at two models');
+  await driver.findElement(By.css('[data-testid="add-compare"]')).click();
+  await driver.wait(until.elementLocated(By.css('[data-testid="compare-target"]')), WAIT);
+  const generateButton = await driver.findElement(By.css('button.generate'));
+  assert.match(await generateButton.getText(), /Generate on 2 models/);
+  await generateButton.click();
+
+  // The comparison opens at once; the running job shows the provider's
+  // preview (a real file, loaded through the app's image scheme).
+  const view = await driver.wait(until.elementLocated(By.css('[data-testid="compare"]')), WAIT);
+  await driver.wait(
+    () =>
+      driver.executeScript(() =>
+        [...document.querySelectorAll('[data-testid="compare-preview"], [data-testid="card-preview"]')].some(
+          (i) => i.complete && i.naturalWidth > 0,
+        ),
+      ),
+    WAIT,
+    'no progress preview loaded while the job rendered',
+  );
+  await shot('12-compare-preview');
+  await driver.wait(
+    () =>
+      driver.executeScript(
+        () => [...document.querySelectorAll('[data-testid="compare-image"]')].filter((i) => i.complete && i.naturalWidth > 0).length === 2,
+      ),
+    WAIT,
+    'both images never showed in the comparison',
+  );
+  const ids = await driver.executeScript(() =>
+    [...document.querySelectorAll('[data-testid="job-card"][aria-label="a windmill at two models"]')].map((c) => c.dataset.id),
+  );
+  assert.equal(ids.length, 2);
+  const shown = ids.map((id) => cli('show', id, '--json').job);
+  assert.deepEqual(shown.map((j) => j.model).sort(), ['easel-landscape-1', 'easel-remix-1']);
+  assert.ok(shown[0].group_id && shown[0].group_id === shown[1].group_id, 'one group');
+  assert.deepEqual(shown.map((j) => j.preview_path), [null, null], 'no preview once completed');
+  await shot('12-compare-side-by-side');
+
+  // Zoom together, then the slider.
+  await view.findElement(By.css('[aria-label="Zoom in"]')).click();
+  const transforms = await driver.executeScript(() =>
+    [...document.querySelectorAll('[data-testid="compare-image"]')].map((i) => i.style.transform),
+  );
+  assert.equal(transforms.length, 2);
+  assert.match(transforms[0], /scale\(1\.5\)$/);
+  assert.equal(transforms[1], transforms[0], 'both panes zoom together');
+  await view.findElement(By.css('[data-testid="compare-slider-mode"]')).click();
+  await driver.wait(until.elementLocated(By.css('[data-testid="compare-top"]')), WAIT);
+  await shot('13-compare-slider');
+  await driver.actions().sendKeys(Key.ESCAPE).perform();
+  await driver.wait(until.stalenessOf(view), WAIT);
+
+  // A board: make one, drag a card onto it, show it, take the image off.
+  await driver.findElement(By.css('[data-testid="new-board"]')).click();
+  const name = await driver.wait(until.elementLocated(By.css('[aria-label="New board name"]')), WAIT);
+  await name.sendKeys('Windmills', Key.ENTER);
+  const board = await driver.wait(until.elementLocated(By.css('[data-testid="board"][data-board="Windmills"]')), WAIT);
+  await driver.executeScript(
+    (id) => {
+      const dt = new DataTransfer();
+      document.querySelector(`[data-id="${id}"] .open`).dispatchEvent(new DragEvent('dragstart', { dataTransfer: dt, bubbles: true }));
+      const to = document.querySelector('[data-board="Windmills"]');
+      to.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      to.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    },
+    ids[0],
+  );
+  const count = () => board.findElement(By.css('[data-testid="board-count"]')).getText();
+  await waitFor(async () => (await count()) === '1', 'the board holds the dragged image');
+  await board.click();
+  const cardsShown = () => driver.executeScript(() => document.querySelectorAll('[data-testid="job-card"]').length);
+  await waitFor(async () => (await cardsShown()) === 1, 'the board shows its one image');
+  await shot('14-board');
+  await driver.findElement(By.css(`[data-id="${ids[0]}"] button.open`)).click();
+  await driver.wait(until.elementLocated(By.css('[data-testid="remove-from-board"]')), WAIT).click();
+  await waitFor(async () => (await count()) === '0', 'the image came off the board');
+  await driver.actions().sendKeys(Key.ESCAPE).perform();
+  await waitFor(async () => (await cardsShown()) === 0, 'the board is empty');
+
+  // A smart board from the filters: favorites of the last 7 days.
+  await driver.findElement(By.xpath('//button[normalize-space()="All images"]')).click();
+  await driver.findElement(By.css(`[data-id="${ids[1]}"] button.open`)).sendKeys('f');
+  await waitFor(() => cli('show', ids[1], '--json').job.favorite === true, 'the favorite reached the engine');
+  await driver.findElement(By.xpath('//*[@role="search"]//button[contains(., "Favorites")]')).click();
+  await selectValue('[role="search"] select[aria-label="Date"]', 'week');
+  await driver.findElement(By.css('[data-testid="save-smart-board"]')).click();
+  const smartName = await driver.wait(until.elementLocated(By.css('[aria-label="Smart board name"]')), WAIT);
+  await smartName.sendKeys('Starred this week', Key.ENTER);
+  const smart = await driver.wait(
+    until.elementLocated(By.css('[data-testid="board"][data-board="Starred this week"]')),
+    WAIT,
+  );
+  const favorites = cli('list', '--json').filter((j) => j.favorite).length;
+  await waitFor(
+    async () => (await smart.findElement(By.css('[data-testid="board-count"]')).getText()) === String(favorites),
+    `the smart board counts the ${favorites} favorites`,
+  );
+});

@@ -1058,6 +1058,14 @@ test('compare: one prompt to two models as a group, side by side and slider with
   assert.equal(await view.getByTestId('compare-pane').count(), 2);
   await page.keyboard.press('Escape');
   await view.waitFor({ state: 'detached' });
+  // So does the viewer of one of its jobs (the comparison takes its place).
+  await card.locator('.open').click();
+  await page.getByTestId('viewer-compare').click();
+  await view.waitFor();
+  await page.getByTestId('viewer').waitFor({ state: 'detached' });
+  assert.equal(await view.getByTestId('compare-pane').count(), 2);
+  await page.keyboard.press('Escape');
+  await view.waitFor({ state: 'detached' });
 
   // The comparison stays set up in the panel until its model is removed.
   assert.ok(await page.getByRole('button', { name: 'Generate on 2 models' }).isVisible());
