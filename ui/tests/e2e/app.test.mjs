@@ -1381,6 +1381,56 @@ test('accessibility: no serious axe-core violations in the gallery, viewer, queu
   await close(page);
 });
 
+test('the studio\'s views in light and dark: screenshots, and no serious axe-core violations in the comparison', T, async () => {
+  const page = await open('seed=40');
+  await cards(page).first().waitFor();
+  const completed = await page
+    .locator('[data-testid="job-card"][data-status="completed"]')
+    .evaluateAll((els) => els.slice(0, 2).map((e) => e.dataset.id));
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    // The justified grid beside the board list.
+    await shot(page, `40-gallery-${scheme}`);
+    // The prompt history.
+    await page.getByTestId('prompt-history-toggle').click();
+    await page.getByTestId('prompt-history').waitFor();
+    await shot(page, `41-prompt-history-${scheme}`);
+    await page.getByTestId('prompt-history-toggle').click();
+    // The viewer at 100 %.
+    await page.locator(`[data-id="${completed[0]}"] .open`).click();
+    await page.getByTestId('viewer-image').waitFor();
+    await page.getByTestId('zoom').click();
+    await shot(page, `42-viewer-100-${scheme}`);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('viewer').waitFor({ state: 'detached' });
+    // The queue drawer.
+    await page.getByTestId('open-queue').click();
+    await page.getByTestId('queue-drawer').waitFor();
+    await shot(page, `43-queue-${scheme}`);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('queue-drawer').waitFor({ state: 'detached' });
+    // The comparison of two selected images.
+    for (const id of completed) await page.locator(`[data-id="${id}"] .open`).click({ modifiers: ['Control'] });
+    await page.getByTestId('selection-compare').click();
+    await page.getByTestId('compare').waitFor();
+    await until(
+      page,
+      () => [...document.querySelectorAll('[data-testid="compare-image"]')].filter((i) => i.complete && i.naturalWidth > 0).length === 2,
+      null,
+      'both images compared',
+    );
+    await shot(page, `44-compare-${scheme}`);
+    assert.deepEqual(await axeViolations(page), [], `compare, ${scheme}`);
+    await page.getByTestId('compare-slider-mode').click();
+    assert.deepEqual(await axeViolations(page), [], `compare slider, ${scheme}`);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('compare').waitFor({ state: 'detached' });
+    await page.keyboard.press('Escape');
+    await page.getByTestId('selection-bar').waitFor({ state: 'detached' });
+  }
+  await close(page);
+});
+
 test('100,000 jobs: the grid stays small and pages by keyset while scrolling', T, async () => {
   const page = await open('seed=100000');
   await cards(page).first().waitFor();
