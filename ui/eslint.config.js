@@ -31,7 +31,7 @@ export default ts.config(
   },
   {
     // Node scripts that drive the browser: page.evaluate callbacks run there.
-    files: ['tests/**/*.mjs'],
+    files: ['tests/**/*.mjs', 'bench/**/*.mjs'],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 );

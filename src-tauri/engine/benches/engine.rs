@@ -158,5 +158,20 @@ fn main() {
         bare_t.as_secs_f64() * 1e6,
         life_t.as_secs_f64() / bare_t.as_secs_f64()
     );
+    // For scripts/bench.sh: figure|ours|baseline|ratio|target|pass.
+    let ratio = ours.as_secs_f64() / base.as_secs_f64();
+    println!(
+        "BENCH|click to queued: create_job vs bare insert transaction|{:.0} µs|{:.0} µs|{ratio:.2}|≤ 1.3|{}",
+        ours.as_secs_f64() * 1e6,
+        base.as_secs_f64() * 1e6,
+        ratio <= 1.3
+    );
+    let ratio = life_t.as_secs_f64() / bare_t.as_secs_f64();
+    println!(
+        "BENCH|lifecycle incl. 64² image work vs {per_job} bare commits ({per_job} commits/job)|{:.2} ms|{:.2} ms|{ratio:.2}|≤ 1.5 (image work not yet stubbed)|{}",
+        life_t.as_secs_f64() * 1e3,
+        bare_t.as_secs_f64() * 1e3,
+        ratio <= 1.5
+    );
     c.final_summary();
 }

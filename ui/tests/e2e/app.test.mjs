@@ -1432,20 +1432,18 @@ test('the studio\'s views in light and dark: screenshots, and no serious axe-cor
 });
 
 test('100,000 jobs: the grid stays small and pages by keyset while scrolling', T, async () => {
+  // Behaviour only: frame times are measured by bench/gallery.mjs
+  // (scripts/bench.sh), never asserted in a test.
   const page = await open('seed=100000');
   await cards(page).first().waitFor();
   const gallery = page.getByTestId('gallery');
   const domCards = () => cards(page).count();
   assert.ok((await domCards()) <= 60, 'only visible rows are rendered');
-  const timings = [];
   for (let i = 0; i < 40; i += 1) {
-    const ms = await gallery.evaluate(async (el) => {
-      const t0 = performance.now();
+    await gallery.evaluate(async (el) => {
       el.scrollTop = el.scrollHeight;
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-      return performance.now() - t0;
     });
-    timings.push(ms);
     await page.waitForTimeout(40);
   }
   await until(page, () => document.querySelector('[aria-busy="false"]'), null, 'paging to settle');
@@ -1457,23 +1455,5 @@ test('100,000 jobs: the grid stays small and pages by keyset while scrolling', T
   await cards(page).first().waitFor();
   await gallery.evaluate((el) => (el.scrollTop = 0));
   await cards(page).first().waitFor();
-  timings.sort((x, y) => x - y);
-  const median = timings[Math.floor(timings.length / 2)];
-  console.log(`# scroll-to-end frame (2 rAF) median ${median.toFixed(1)} ms, max ${timings.at(-1).toFixed(1)} ms`);
-  assert.ok(median < 250, `scrolling stays responsive (median ${median.toFixed(0)} ms)`);
-  // Scrolling through loaded rows, one frame per 300 px step.
-  const steps = await gallery.evaluate(async (el) => {
-    const out = [];
-    for (let i = 0; i < 80; i += 1) {
-      const t0 = performance.now();
-      el.scrollTop += 300;
-      await new Promise((r) => requestAnimationFrame(r));
-      out.push(performance.now() - t0);
-    }
-    return out.sort((x, y) => x - y);
-  });
-  const p95 = steps[Math.floor(steps.length * 0.95)];
-  console.log(`# scroll step frame median ${steps[40].toFixed(1)} ms, p95 ${p95.toFixed(1)} ms`);
-  assert.ok(p95 < 200, `scroll steps stay smooth (p95 ${p95.toFixed(0)} ms)`);
   await close(page);
 });

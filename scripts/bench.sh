@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every benchmark, one table: figure | Easel | baseline | ratio | target | pass.
+# Rust benches run under criterion (each prints its own detail first); the
+# gallery figures come from headless Chromium (ui/bench/gallery.mjs).
+# Benchmarks print; they never fail a build. Run after scripts/setup-debian.sh
+# (or `bash scripts/test-all.sh`, which installs what this needs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+
+echo "==> cargo bench (engine: create_job, lifecycle)"
+cargo bench -p easel-engine --bench engine 2>&1 | tee -a "$out"
+echo "==> cargo bench (thumbnail)"
+cargo bench -p easel-engine --bench thumbnail 2>&1 | tee -a "$out"
+echo "==> gallery in headless Chromium"
+(cd ui && { [ -d node_modules ] || npm ci; } && npm run --silent build:e2e >/dev/null && node bench/gallery.mjs) 2>&1 | tee -a "$out"
+
+python3 - "$out" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("|")[1:] for l in open(sys.argv[1], encoding="utf-8") if l.startswith("BENCH|")]
+head = ["figure", "Easel", "baseline", "ratio", "target", "pass"]
+rows = [r[:5] + ["yes" if r[5] == "true" else "NO"] for r in rows if len(r) >= 6]
+width = [max(len(x) for x in col) for col in zip(head, *rows)]
+line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, width)) + " |"
+print()
+print(line(head))
+print("|" + "|".join("-" * (w + 2) for w in width) + "|")
+for r in rows:
+    print(line(r))
+PY
