@@ -126,14 +126,19 @@ async fn generates_stores_and_charges_once_and_the_key_is_written_nowhere() {
 async fn a_single_image_streams_partial_images_to_the_job_before_it_is_saved() {
     let s = setup(|_| {}).await;
     let mut events = s.engine.subscribe();
-    let d = run(&s, openai_job("a tern over the surf", 1)).await;
+    let mut streamed = openai_job("a tern over the surf", 1);
+    streamed.params.insert(
+        "previews".into(),
+        easel_engine::ParamValue::Text("2".into()),
+    );
+    let d = run(&s, streamed).await;
     assert_eq!(
         d.job.status,
         JobStatus::Completed,
         "{:?}",
         d.job.error_message
     );
-    // The model's default: two partial images, each shown while the
+    // Two partial images asked for, each shown while the
     // request was still in flight (the job submitting), then gone.
     let mut shown = std::collections::BTreeSet::new();
     while let Ok(event) = events.try_recv() {

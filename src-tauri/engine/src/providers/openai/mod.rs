@@ -99,6 +99,10 @@ fn gpt_image(id: &str, name: &str) -> ModelInfo {
             ),
             // Partial images streamed while it works (one image per job;
             // each adds about 100 output tokens, charged from the usage).
+            // Off by default: the kill harness found a streamed submit cut by
+            // a restart that was generated twice without being marked as a
+            // possible duplicate (see the session note); until that is
+            // understood, streaming is the user's choice.
             choice(
                 "previews",
                 "Previews",
@@ -108,7 +112,7 @@ fn gpt_image(id: &str, name: &str) -> ModelInfo {
                     ParamChoice::new("2", "2"),
                     ParamChoice::new("3", "3"),
                 ],
-                "2",
+                "0",
             ),
         ],
         price: Price {
