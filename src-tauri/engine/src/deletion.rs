@@ -94,14 +94,14 @@ impl Engine {
     /// Delete one image of a job (its file goes to the trash). Deleting a
     /// job's last image deletes the job. Returns the job as it is now.
     pub async fn delete_image(&self, id: &str, index: u32) -> Result<JobSummary, EngineError> {
-        let detail = self.detail(id).await?;
-        if detail.job.deleted {
+        let (job, assets) = self.job_with_assets(id).await?;
+        if job.deleted {
             return Err(EngineError::NotFound(format!("{id} (deleted)")));
         }
-        let Some(asset) = detail.assets.iter().find(|a| a.output_index == index) else {
+        let Some(asset) = assets.iter().find(|a| a.output_index == index) else {
             return Err(EngineError::NotFound(format!("{id} image {}", index + 1)));
         };
-        if detail.assets.len() == 1 {
+        if assets.len() == 1 {
             self.delete(vec![id.to_string()]).await?;
             return self.get(id).await;
         }
@@ -178,9 +178,9 @@ impl Engine {
                 Ok(job)
             }
             None => {
-                let detail = self.detail(id).await?;
-                if detail.assets.iter().any(|a| a.output_index == index) {
-                    Ok(detail.job)
+                let (job, assets) = self.job_with_assets(id).await?;
+                if assets.iter().any(|a| a.output_index == index) {
+                    Ok(job)
                 } else {
                     Err(EngineError::NotFound(format!("{id} image {}", index + 1)))
                 }

@@ -193,13 +193,32 @@ impl Engine {
         id: &str,
         index: u32,
     ) -> Result<std::path::PathBuf, EngineError> {
-        let detail = self.detail(id).await?;
-        detail
-            .assets
+        let (_, assets) = self.job_with_assets(id).await?;
+        assets
             .iter()
             .find(|a| a.output_index == index)
             .map(|a| std::path::PathBuf::from(&a.path))
             .ok_or_else(|| EngineError::NotFound(format!("{id} image {}", index + 1)))
+    }
+
+    /// A job and its visible images: the part of `detail` the per-image
+    /// actions need (not its attempts, timeline or ledger).
+    pub(crate) async fn job_with_assets(
+        &self,
+        id: &str,
+    ) -> Result<(JobSummary, Vec<crate::model::Asset>), EngineError> {
+        let key = id.to_string();
+        self.shared
+            .db(move |s| {
+                s.read(|c| {
+                    let Some(job) = q::get(c, &key)? else {
+                        return Ok(None);
+                    };
+                    Ok(Some((job, q::assets(c, &key)?)))
+                })
+            })
+            .await?
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))
     }
 
     pub async fn get(&self, id: &str) -> Result<JobSummary, EngineError> {

@@ -7,6 +7,14 @@ mod common;
 use common::{env, new_job};
 use easel_engine::{Engine, ImageRef, ListQuery, NewJob, RunUntil};
 
+/// One image of a job (`Some(i)`) or the whole job (`None`).
+fn image(job_id: &str, output_index: Option<u32>) -> ImageRef {
+    ImageRef {
+        job_id: job_id.to_string(),
+        output_index,
+    }
+}
+
 fn job_ids(jobs: &[easel_engine::JobSummary]) -> Vec<&str> {
     jobs.iter().map(|j| j.id.as_str()).collect()
 }
@@ -39,13 +47,7 @@ async fn boards_hold_images_filter_the_gallery_and_smart_boards_keep_a_filter() 
 
     // One image of the pair, then the whole single job.
     let moods = engine
-        .add_to_board(
-            moods.id,
-            vec![ImageRef {
-                job_id: pair.id.clone(),
-                output_index: Some(1),
-            }],
-        )
+        .add_to_board(moods.id, vec![image(&pair.id, Some(1))])
         .await
         .expect("add image");
     assert_eq!(moods.count, 1);
@@ -57,25 +59,13 @@ async fn boards_hold_images_filter_the_gallery_and_smart_boards_keep_a_filter() 
         [1]
     );
     let moods = engine
-        .add_to_board(
-            moods.id,
-            vec![ImageRef {
-                job_id: single.id.clone(),
-                output_index: None,
-            }],
-        )
+        .add_to_board(moods.id, vec![image(&single.id, None)])
         .await
         .expect("add job");
     assert_eq!(moods.count, 2);
     // Adding again changes nothing.
     let again = engine
-        .add_to_board(
-            moods.id,
-            vec![ImageRef {
-                job_id: single.id.clone(),
-                output_index: None,
-            }],
-        )
+        .add_to_board(moods.id, vec![image(&single.id, None)])
         .await
         .expect("again");
     assert_eq!(again.count, 2);
@@ -90,13 +80,7 @@ async fn boards_hold_images_filter_the_gallery_and_smart_boards_keep_a_filter() 
 
     // Off again: the pair's image, then the board shows only the heron.
     let moods = engine
-        .remove_from_board(
-            moods.id,
-            vec![ImageRef {
-                job_id: pair.id.clone(),
-                output_index: None,
-            }],
-        )
+        .remove_from_board(moods.id, vec![image(&pair.id, None)])
         .await
         .expect("remove");
     assert_eq!(moods.count, 1);
@@ -120,13 +104,7 @@ async fn boards_hold_images_filter_the_gallery_and_smart_boards_keep_a_filter() 
     );
     assert_eq!(foxes.count, 1);
     assert!(engine
-        .add_to_board(
-            foxes.id,
-            vec![ImageRef {
-                job_id: single.id.clone(),
-                output_index: None,
-            }],
-        )
+        .add_to_board(foxes.id, vec![image(&single.id, None)],)
         .await
         .is_err());
 

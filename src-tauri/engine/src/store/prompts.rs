@@ -26,31 +26,26 @@ pub fn recent(conn: &Connection, search: Option<&str>, limit: u32) -> Result<Vec
             });
         }
     };
-    match search.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(text) => {
-            let mut stmt = conn.prepare_cached(
+    let rows: Vec<PromptRow> = match search.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => conn
+            .prepare_cached(
                 "SELECT prompt, negative_prompt, created_at FROM jobs \
                  WHERE deleted_at IS NULL AND rowid IN \
                    (SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ?1) \
                  ORDER BY created_at DESC LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![super::jobs::fts_query(text), RECENT_WINDOW], row)?;
-            for r in rows {
-                let (p, n, at) = r?;
-                push(p, n, at);
-            }
-        }
-        None => {
-            let mut stmt = conn.prepare_cached(
+            )?
+            .query_map(params![super::jobs::fts_query(text), RECENT_WINDOW], row)?
+            .collect::<rusqlite::Result<_>>()?,
+        None => conn
+            .prepare_cached(
                 "SELECT prompt, negative_prompt, created_at FROM jobs \
                  WHERE deleted_at IS NULL ORDER BY created_at DESC LIMIT ?1",
-            )?;
-            let rows = stmt.query_map([RECENT_WINDOW], row)?;
-            for r in rows {
-                let (p, n, at) = r?;
-                push(p, n, at);
-            }
-        }
+            )?
+            .query_map([RECENT_WINDOW], row)?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    for (prompt, negative, at) in rows {
+        push(prompt, negative, at);
     }
     Ok(out)
 }
