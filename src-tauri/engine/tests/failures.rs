@@ -463,6 +463,78 @@ async fn two_workers_on_one_database_run_each_job_once_within_the_limit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_jobs_beyond_the_limit_resume_as_slots_free_before_queued_ones() {
+    use easel_engine::jobs::transitions as t;
+    use easel_engine::store::{now_ms, Store};
+    let limit = 2;
+    let env = common::env_with(|c| {
+        c.offline.latency_ms = 100;
+        c.concurrency.insert("offline".into(), limit);
+    });
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let job = env
+            .engine
+            .create_job(new_job(&format!("r{i}"), "harbor"))
+            .await;
+        ids.push(job.expect("create").id);
+    }
+    // A worker that ran four of them at once (a higher limit then) died:
+    // its leases have lapsed.
+    let store = Store::open(&env.engine.config().db_path(), Duration::from_secs(5)).expect("store");
+    for _ in 0..4 {
+        let now = now_ms();
+        store
+            .write(|tx| t::claim(tx, "offline", 10, "dead-worker", now, now))
+            .expect("claim")
+            .expect("claimed");
+    }
+    drop(store);
+    env.engine.run_worker(RunUntil::Idle).await.expect("run");
+
+    // Running spans in the global change order: from the claim or takeover
+    // that started the job here to its completion.
+    let mut edges = Vec::new();
+    let mut queued_start = 0;
+    let mut resumed = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let d = env.engine.detail(id).await.expect("detail");
+        assert_eq!(d.job.status, JobStatus::Completed, "{:?}", d.timeline);
+        let start = d
+            .timeline
+            .iter()
+            .filter(|e| {
+                e.detail.contains("resumed by") || (i == 4 && e.detail.starts_with("claimed"))
+            })
+            .map(|e| e.seq)
+            .next_back()
+            .expect("started here");
+        let end = d.timeline.last().expect("entries").seq;
+        edges.push((start, 1i32));
+        edges.push((end, -1));
+        if i == 4 {
+            queued_start = start;
+        } else {
+            resumed.push(start);
+        }
+    }
+    edges.sort();
+    let (mut running, mut most) = (0, 0);
+    for (_, step) in edges {
+        running += step;
+        most = most.max(running);
+    }
+    assert!(most <= limit as i32, "{most} ran at once, limit {limit}");
+    assert!(
+        resumed.iter().all(|&s| s < queued_start),
+        "a queued job started before an interrupted one resumed: {resumed:?} vs {queued_start}"
+    );
+    let mut in_order = resumed.clone();
+    in_order.sort();
+    assert_eq!(resumed, in_order, "interrupted jobs resume oldest first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_over_the_pixel_limit_fails_with_the_reason() {
     let t = common::env_with(|c| c.image_limits.max_pixels = 1_000);
     let job = t

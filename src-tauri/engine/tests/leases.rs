@@ -174,3 +174,43 @@ fn the_concurrency_limit_counts_jobs_whose_worker_died() {
         .expect("count");
     assert_eq!(running, 1);
 }
+
+#[test]
+fn recovery_takes_over_only_as_many_as_the_limit_leaves_free() {
+    let (_d, store) = store();
+    for (i, id) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
+        insert(&store, id, 1_000 + i as i64);
+    }
+    // w1 ran a..e and died (leases to 1_100); w3 is alive and runs f.
+    for _ in 0..5 {
+        store
+            .write(|tx| t::claim(tx, "offline", 10, "w1", 1_100, 1_010))
+            .expect("claim")
+            .expect("claimed");
+    }
+    store
+        .write(|tx| t::claim(tx, "offline", 10, "w3", 99_000, 1_010))
+        .expect("claim")
+        .expect("f claimed");
+    let recover = |limit: u32, batch: usize, here: &dyn Fn(&str) -> bool| {
+        store
+            .write(|tx| {
+                t::recover_within_limit(tx, "offline", limit, "w2", 9_000, 3, 5_000, here, batch)
+            })
+            .expect("recover")
+            .into_iter()
+            .map(|r| match r {
+                Recovered::Taken(j) => j.id,
+                other => panic!("expected a takeover, got {other:?}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    // Limit 3: f (alive elsewhere) and a (this process's own late runner)
+    // count, so only b, the oldest of the rest, is taken over.
+    assert_eq!(recover(3, 100, &|id| id == "a"), ["b"]);
+    assert_eq!(recover(3, 100, &|id| id == "a"), Vec::<String>::new());
+    // A higher limit, in batches: oldest first, never past the batch.
+    assert_eq!(recover(10, 2, &|_| false), ["a", "c"]);
+    assert_eq!(recover(10, 2, &|_| false), ["d", "e"]);
+    assert_eq!(recover(10, 2, &|_| false), Vec::<String>::new());
+}

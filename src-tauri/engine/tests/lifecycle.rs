@@ -182,6 +182,33 @@ async fn search_finds_prompts_and_keyset_paging_covers_every_job() {
     let hits = t.engine.search("lighth", 100).await.expect("search");
     assert_eq!(hits.len(), 5);
     assert!(hits.iter().all(|j| j.prompt.contains("lighthouse")));
+    // Words in quotes are a phrase: in that order, whole words.
+    for (id, prompt) in [
+        ("p1", "a red fox in snow"),
+        ("p2", "a fox, red in snow"),
+        ("p3", "a red foxglove"),
+    ] {
+        t.engine
+            .create_job(new_job(id, prompt))
+            .await
+            .expect("create");
+    }
+    let phrase = t.engine.search("\"red fox\"", 10).await.expect("phrase");
+    assert_eq!(
+        phrase.iter().map(|j| j.prompt.as_str()).collect::<Vec<_>>(),
+        ["a red fox in snow"]
+    );
+    let words = t.engine.search("red fox", 10).await.expect("words");
+    assert_eq!(words.len(), 3, "every word as a prefix: {words:?}");
+    let mixed = t
+        .engine
+        .search("snow \"fox red\"", 10)
+        .await
+        .expect("mixed");
+    assert_eq!(
+        mixed.iter().map(|j| j.prompt.as_str()).collect::<Vec<_>>(),
+        ["a fox, red in snow"]
+    );
     // FTS syntax in user input is treated as text, not an error.
     assert!(t
         .engine
@@ -206,7 +233,7 @@ async fn search_finds_prompts_and_keyset_paging_covers_every_job() {
         before = Some((last.created_at, last.id.clone()));
         seen.extend(page.into_iter().map(|j| j.id));
     }
-    assert_eq!(seen.len(), 25);
+    assert_eq!(seen.len(), 28);
     let mut sorted = seen.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(seen, sorted, "newest first (ids are time-ordered)");

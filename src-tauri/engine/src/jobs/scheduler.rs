@@ -92,6 +92,8 @@ pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineEr
                 if let Err(e) = joined {
                     tracing::error!(error = %e, "job task panicked; recovery will resume the job");
                 }
+                // A freed slot goes to an interrupted job first, if any.
+                next_recovery = tokio::time::Instant::now();
             }
             () = sh.wake.notified() => {}
             _ = stopping.changed() => {}
@@ -100,36 +102,65 @@ pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineEr
     }
 }
 
+/// Jobs recovered per write transaction: one commit for many, while the
+/// write lock is never held long.
+const RECOVERY_BATCH: usize = 256;
+
 async fn recover(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), EngineError> {
     let now = now_ms();
-    let expired = sh
-        .db(move |s| s.read(|c| q::expired_leases(c, now)))
+    let providers = sh
+        .db(move |s| s.read(|c| q::providers_with_expired_leases(c, now)))
         .await?;
-    for job in expired {
-        // This process's own runner may just be late renewing (a suspended
-        // laptop, a busy disk, a short lease): never take over from it.
-        if sh.is_running_here(&job.id) {
-            continue;
-        }
-        let (id, owner, limit) = (job.id.clone(), sh.worker_id.clone(), sh.config.crash_limit);
-        let until = now_ms() + sh.config.lease_ms as i64;
-        let result = sh
-            .db(move |s| {
-                s.write(|tx| transitions::recover(tx, &id, &owner, until, limit, now_ms()))
-            })
-            .await?;
-        match result {
-            Recovered::Taken(job) => {
-                tracing::info!(job_id = %job.id, status = %job.status, "recovered job");
-                sh.publish(&job);
-                sh.start_running(&job.id);
-                tasks.spawn(runner::drive(Arc::clone(sh), job, true));
+    for provider in providers {
+        loop {
+            let limit = sh.concurrency_for(&provider);
+            let (p, owner, crash_limit) = (
+                provider.clone(),
+                sh.worker_id.clone(),
+                sh.config.crash_limit,
+            );
+            let until = now_ms() + sh.config.lease_ms as i64;
+            let here = Arc::clone(sh);
+            let batch = sh
+                .db(move |s| {
+                    s.write(|tx| {
+                        // This process's own runner may just be late
+                        // renewing (a suspended laptop, a busy disk, a short
+                        // lease): never take over from it.
+                        let running_here = |id: &str| here.is_running_here(id);
+                        transitions::recover_within_limit(
+                            tx,
+                            &p,
+                            limit,
+                            &owner,
+                            until,
+                            crash_limit,
+                            now_ms(),
+                            &running_here,
+                            RECOVERY_BATCH,
+                        )
+                    })
+                })
+                .await?;
+            let full = batch.len() >= RECOVERY_BATCH;
+            for result in batch {
+                match result {
+                    Recovered::Taken(job) => {
+                        tracing::info!(job_id = %job.id, status = %job.status, "recovered job");
+                        sh.publish(&job);
+                        sh.start_running(&job.id);
+                        tasks.spawn(runner::drive(Arc::clone(sh), job, true));
+                    }
+                    Recovered::Held(job) => {
+                        tracing::warn!(job_id = %job.id, crashes = job.crash_count, "job held after repeated crashes");
+                        sh.publish(&job);
+                    }
+                    Recovered::Gone => {}
+                }
             }
-            Recovered::Held(job) => {
-                tracing::warn!(job_id = %job.id, crashes = job.crash_count, "job held after repeated crashes");
-                sh.publish(&job);
+            if !full {
+                break;
             }
-            Recovered::Gone => {}
         }
     }
     Ok(())

@@ -479,6 +479,42 @@ pub fn recover(
     Ok(taken.map_or(Recovered::Gone, Recovered::Taken))
 }
 
+/// Recover a provider's interrupted jobs, oldest first, as far as its
+/// concurrency limit allows (counting every job running under a live lease,
+/// in any process, and those `running_here` late on their heartbeat), at
+/// most `batch` in this transaction. The rest wait for a free slot: they
+/// come before any queued job, whose claim counts them as running.
+#[allow(clippy::too_many_arguments)]
+pub fn recover_within_limit(
+    tx: &Transaction<'_>,
+    provider: &str,
+    limit: u32,
+    owner: &str,
+    lease_until: i64,
+    crash_limit: u32,
+    now: i64,
+    running_here: &dyn Fn(&str) -> bool,
+    batch: usize,
+) -> Result<Vec<Recovered>> {
+    let mut live = q::live_running_count(tx, provider, now)?;
+    let mut out = Vec::new();
+    for id in q::expired_lease_ids(tx, provider, now)? {
+        if running_here(&id) {
+            live += 1;
+            continue;
+        }
+        if live >= limit || out.len() >= batch {
+            break;
+        }
+        let recovered = recover(tx, &id, owner, lease_until, crash_limit, now)?;
+        if matches!(recovered, Recovered::Taken(_)) {
+            live += 1;
+        }
+        out.push(recovered);
+    }
+    Ok(out)
+}
+
 /// The user's retry, decided on the row as it is inside the write
 /// transaction (not on an earlier read): a held running job is resumed (its
 /// guard requires `held`, so a second retry changes nothing and never

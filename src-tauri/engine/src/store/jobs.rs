@@ -178,9 +178,24 @@ pub fn find_request(
         .optional()?)
 }
 
+/// A search with at most this many matches reads them by rowid and sorts
+/// them (a bounded sort); one with more walks the grid's index newest
+/// first and keeps the matches, stopping at the page's end. Either way a
+/// page reads at most a few thousand rows, whatever the library's size.
+pub const FEW_MATCHES: u32 = 2000;
+
+/// How a prompt search meets the rest of the query.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SearchPlan {
+    /// Look the matches up by rowid (few matches, or a count).
+    ByRowid,
+    /// Walk an ordered index and test each row against the matches.
+    InOrder,
+}
+
 /// The WHERE clause of a gallery filter (paging aside) and its arguments:
 /// visible jobs only.
-fn filter_sql(q: &ListQuery) -> (String, Vec<Box<dyn ToSql>>) {
+fn filter_sql(q: &ListQuery, plan: SearchPlan) -> (String, Vec<Box<dyn ToSql>>) {
     let mut sql = String::from(" WHERE deleted_at IS NULL");
     let mut args: Vec<Box<dyn ToSql>> = Vec::new();
     if let Some(status) = q.status {
@@ -202,9 +217,14 @@ fn filter_sql(q: &ListQuery) -> (String, Vec<Box<dyn ToSql>>) {
         args.push(Box::new(since));
         sql.push_str(&format!(" AND created_at >= ?{}", args.len()));
     }
+    // Flags as literals, not parameters: only then can SQLite prove that a
+    // partial index (`WHERE favorite = 1`) covers the query.
     if let Some(favorite) = q.favorite {
-        args.push(Box::new(favorite));
-        sql.push_str(&format!(" AND favorite = ?{}", args.len()));
+        sql.push_str(if favorite {
+            " AND favorite = 1"
+        } else {
+            " AND favorite = 0"
+        });
     }
     if let Some(board) = q.board {
         args.push(Box::new(board));
@@ -214,13 +234,22 @@ fn filter_sql(q: &ListQuery) -> (String, Vec<Box<dyn ToSql>>) {
         ));
     }
     if let Some(held) = q.held {
-        args.push(Box::new(held));
-        sql.push_str(&format!(" AND held = ?{}", args.len()));
+        sql.push_str(if held {
+            " AND held = 1"
+        } else {
+            " AND held = 0"
+        });
     }
-    if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        args.push(Box::new(fts_query(search)));
+    if let Some(search) = q.search.as_deref().map(fts_query).filter(|s| !s.is_empty()) {
+        args.push(Box::new(search));
+        // `+rowid` keeps SQLite from looking the matches up by rowid, so
+        // it walks the ordered index instead.
+        let rowid = match plan {
+            SearchPlan::ByRowid => "rowid",
+            SearchPlan::InOrder => "+rowid",
+        };
         sql.push_str(&format!(
-            " AND rowid IN (SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ?{})",
+            " AND {rowid} IN (SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ?{})",
             args.len()
         ));
     }
@@ -229,42 +258,88 @@ fn filter_sql(q: &ListQuery) -> (String, Vec<Box<dyn ToSql>>) {
 
 /// How many visible jobs match a filter (a smart board's count).
 pub fn count(conn: &Connection, q: &ListQuery) -> Result<u32> {
-    let (filter, args) = filter_sql(q);
+    let (filter, args) = filter_sql(q, SearchPlan::ByRowid);
     let sql = format!("SELECT COUNT(*) FROM jobs{filter}");
     Ok(conn.query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))?)
 }
 
 /// Newest first, keyset-paged, optionally filtered and searched (FTS5).
 pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
-    let (filter, mut args) = filter_sql(q);
+    let (sql, args) = list_sql(q, search_plan(conn, q)?);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), summary)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// SQLite's plan for [`list`] with this query, one line per step (`SCAN`,
+/// `SEARCH … USING INDEX`, `USE TEMP B-TREE`…): for the test that keeps
+/// every gallery filter on an index at any size.
+pub fn list_plan(conn: &Connection, q: &ListQuery) -> Result<Vec<String>> {
+    let (sql, args) = list_sql(q, search_plan(conn, q)?);
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        r.get::<_, String>(3)
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Few matches (at most [`FEW_MATCHES`], counted by reading no further)
+/// or many: see [`SearchPlan`].
+fn search_plan(conn: &Connection, q: &ListQuery) -> Result<SearchPlan> {
+    let Some(search) = q.search.as_deref().map(fts_query).filter(|s| !s.is_empty()) else {
+        return Ok(SearchPlan::ByRowid);
+    };
+    let matches: u32 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM prompts_fts \
+             WHERE prompts_fts MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(params![search, FEW_MATCHES + 1], |r| r.get(0))?;
+    Ok(if matches > FEW_MATCHES {
+        SearchPlan::InOrder
+    } else {
+        SearchPlan::ByRowid
+    })
+}
+
+fn list_sql(q: &ListQuery, plan: SearchPlan) -> (String, Vec<Box<dyn ToSql>>) {
+    let (filter, mut args) = filter_sql(q, plan);
     let mut sql = format!("SELECT {JOB_COLS} FROM jobs{filter}");
     if let Some((created_at, id)) = &q.before {
         args.push(Box::new(*created_at));
         let a = args.len();
         args.push(Box::new(id.clone()));
         let b = args.len();
-        sql.push_str(&format!(
-            " AND (created_at < ?{a} OR (created_at = ?{a} AND id < ?{b}))"
-        ));
+        // A row value, so the page deep in the list starts with a seek on
+        // the index instead of a scan from the newest job.
+        sql.push_str(&format!(" AND (created_at, id) < (?{a}, ?{b})"));
     }
     args.push(Box::new(q.limit.unwrap_or(100).min(1000)));
     sql.push_str(&format!(
         " ORDER BY created_at DESC, id DESC LIMIT ?{}",
         args.len()
     ));
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), summary)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    (sql, args)
 }
 
 /// Turn what a person types into an FTS5 query: every word must appear (as a
-/// prefix), and FTS5 syntax characters in the input cannot cause an error.
+/// prefix), words in double quotes as that exact phrase, and FTS5 syntax
+/// characters in the input cannot cause an error (empty when nothing is
+/// left to search for).
 pub(super) fn fts_query(input: &str) -> String {
-    input
-        .split_whitespace()
-        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut terms = Vec::new();
+    // Odd parts sit between quotes; an unclosed quote runs to the end.
+    for (i, part) in input.split('"').enumerate() {
+        if i % 2 == 1 {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            if !words.is_empty() {
+                terms.push(format!("\"{}\"", words.join(" ")));
+            }
+        } else {
+            terms.extend(part.split_whitespace().map(|w| format!("\"{w}\"*")));
+        }
+    }
+    terms.join(" ")
 }
 
 /// Jobs changed after `seq`, in change order (for watchers in other processes
@@ -824,16 +899,46 @@ pub fn next_wakeup(conn: &Connection) -> Result<Option<i64>> {
     )?)
 }
 
-/// Running jobs whose worker stopped renewing its lease.
-pub fn expired_leases(conn: &Connection, now: i64) -> Result<Vec<JobSummary>> {
+/// The condition of a running job whose worker stopped renewing its lease.
+fn expired_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "status IN ({}) AND held = 0 AND (lease_expires_at IS NULL OR lease_expires_at <= ?1)",
+            running_sql()
+        )
+    })
+}
+
+/// Providers with running jobs whose worker stopped renewing the lease.
+pub fn providers_with_expired_leases(conn: &Connection, now: i64) -> Result<Vec<String>> {
+    let sql = format!("SELECT DISTINCT provider FROM jobs WHERE {}", expired_sql());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([now], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A provider's running jobs whose lease lapsed, oldest first.
+pub fn expired_lease_ids(conn: &Connection, provider: &str, now: i64) -> Result<Vec<String>> {
     let sql = format!(
-        "SELECT {JOB_COLS} FROM jobs WHERE status IN ({}) \
-         AND held = 0 AND (lease_expires_at IS NULL OR lease_expires_at <= ?1) ORDER BY created_at",
-        running_sql()
+        "SELECT id FROM jobs WHERE {} AND provider = ?2 ORDER BY created_at, id",
+        expired_sql()
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([now], summary)?;
+    let rows = stmt.query_map(params![now, provider], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A provider's running jobs that some worker holds a live lease on.
+pub fn live_running_count(conn: &Connection, provider: &str, now: i64) -> Result<u32> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM jobs WHERE provider = ?1 AND held = 0 AND status IN ({}) \
+         AND lease_expires_at > ?2",
+        running_sql()
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![provider, now], |r| r.get(0))?)
 }
 
 /// What recovery needs to decide about a job whose lease expired.
@@ -1250,8 +1355,211 @@ pub fn queue(conn: &Connection) -> Result<Vec<JobSummary>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::model::Period;
+    use crate::store::Store;
+    use std::time::Duration;
+
     #[test]
     fn job_col_count_counts_job_cols() {
-        assert_eq!(super::JOB_COLS.split(',').count(), super::JOB_COL_COUNT);
+        assert_eq!(JOB_COLS.split(',').count(), JOB_COL_COUNT);
+    }
+
+    #[test]
+    fn typed_search_becomes_prefixes_and_phrases() {
+        assert_eq!(fts_query("red fox"), r#""red"* "fox"*"#);
+        assert_eq!(fts_query(r#"a "red fox" b"#), r#""a"* "red fox" "b"*"#);
+        // An unclosed quote runs to the end; FTS5 syntax stays text.
+        assert_eq!(fts_query(r#"x "NEAR(a b"#), r#""x"* "NEAR(a b""#);
+        assert_eq!(fts_query(r#"  ""  "#), "");
+        assert_eq!(fts_query("a* OR -b"), r#""a*"* "OR"* "-b"*"#);
+    }
+
+    /// Every gallery filter reads one index in the grid's order: no scan of
+    /// the table, no sort. No statistics are kept (no ANALYZE), so SQLite
+    /// plans the same at ten jobs as at a million (the bench times those).
+    #[test]
+    fn every_gallery_filter_reads_an_index_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            Store::open(&dir.path().join("plans.db"), Duration::from_secs(1)).expect("open");
+        let page = |q: ListQuery| ListQuery {
+            limit: Some(200),
+            ..q
+        };
+        let deep = Some((1_700_000_000_000, "job-x".to_string()));
+        let cases: Vec<(&str, ListQuery, &str)> = vec![
+            ("first page", page(ListQuery::default()), "jobs_created"),
+            (
+                "deep page",
+                page(ListQuery {
+                    before: deep.clone(),
+                    ..Default::default()
+                }),
+                "jobs_created",
+            ),
+            (
+                "status",
+                page(ListQuery {
+                    status: Some(JobStatus::Failed),
+                    ..Default::default()
+                }),
+                "jobs_status_created",
+            ),
+            (
+                "status, deep page",
+                page(ListQuery {
+                    status: Some(JobStatus::Completed),
+                    before: deep.clone(),
+                    ..Default::default()
+                }),
+                "jobs_status_created",
+            ),
+            (
+                "provider",
+                page(ListQuery {
+                    provider: Some("openai".into()),
+                    ..Default::default()
+                }),
+                "jobs_provider_created",
+            ),
+            (
+                "model",
+                page(ListQuery {
+                    model: Some("gpt-image-1".into()),
+                    ..Default::default()
+                }),
+                "jobs_model_created",
+            ),
+            (
+                "provider and model",
+                page(ListQuery {
+                    provider: Some("openai".into()),
+                    model: Some("gpt-image-1".into()),
+                    ..Default::default()
+                }),
+                "jobs_model_created",
+            ),
+            (
+                "since a date",
+                page(ListQuery {
+                    created_since: Some(1_700_000_000_000),
+                    ..Default::default()
+                }),
+                "jobs_created",
+            ),
+            (
+                "this week",
+                page(ListQuery {
+                    period: Some(Period::Week),
+                    ..Default::default()
+                }),
+                "jobs_created",
+            ),
+            (
+                "favorites",
+                page(ListQuery {
+                    favorite: Some(true),
+                    ..Default::default()
+                }),
+                "jobs_favorite_created",
+            ),
+            (
+                "favorites, deep page",
+                page(ListQuery {
+                    favorite: Some(true),
+                    before: deep.clone(),
+                    ..Default::default()
+                }),
+                "jobs_favorite_created",
+            ),
+        ];
+        for (name, q, index) in cases {
+            assert_plan(&store, name, &q, &format!("INDEX {index}"), false);
+        }
+
+        // A search with few matches looks them up and sorts those few.
+        let search = |text: &str| {
+            page(ListQuery {
+                search: Some(text.into()),
+                ..Default::default()
+            })
+        };
+        assert_plan(
+            &store,
+            "rare word",
+            &search("lightho"),
+            "INTEGER PRIMARY KEY",
+            true,
+        );
+        assert_plan(
+            &store,
+            "rare phrase",
+            &search(r#""red fox""#),
+            "INTEGER PRIMARY KEY",
+            true,
+        );
+        // With many, it walks the ordered index and stops at the page's end.
+        store
+            .write(|tx| {
+                let mut insert = tx.prepare(
+                    "INSERT INTO jobs (id, request_id, status, provider, model, prompt, width, \
+                     height, count, seed, created_at, updated_at, max_attempts, next_run_at, seq) \
+                     VALUES (?1, ?1, 'completed', 'offline', 'm', 'a red fox at the lighthouse', \
+                     64, 64, 1, 1, ?2, ?2, 3, ?2, ?2)",
+                )?;
+                for i in 0..=FEW_MATCHES {
+                    insert.execute(params![format!("job-{i:05}"), i64::from(i)])?;
+                }
+                Ok(())
+            })
+            .expect("fill");
+        assert_plan(
+            &store,
+            "common word",
+            &search("lightho"),
+            "INDEX jobs_created",
+            false,
+        );
+        assert_plan(
+            &store,
+            "common phrase",
+            &search(r#""red fox""#),
+            "INDEX jobs_created",
+            false,
+        );
+        let failed_fox = page(ListQuery {
+            search: Some("fox".into()),
+            status: Some(JobStatus::Failed),
+            ..Default::default()
+        });
+        assert_plan(
+            &store,
+            "common word, status",
+            &failed_fox,
+            "INDEX jobs_status_created",
+            false,
+        );
+        let count = store.read(|c| count(c, &search("lightho"))).expect("count");
+        assert_eq!(count, FEW_MATCHES + 1);
+    }
+
+    fn assert_plan(store: &Store, name: &str, q: &ListQuery, uses: &str, may_sort: bool) {
+        let plan = store.read(|c| list_plan(c, q)).expect("plan");
+        let text = plan.join("\n");
+        assert!(
+            may_sort || !text.contains("TEMP B-TREE"),
+            "{name}: sorts:\n{text}"
+        );
+        assert!(
+            plan.iter()
+                .all(|l| !l.starts_with("SCAN jobs") || l.contains("USING")),
+            "{name}: scans the table:\n{text}"
+        );
+        let jobs_step = plan
+            .iter()
+            .find(|l| l.contains(" jobs "))
+            .expect("a step on jobs");
+        assert!(jobs_step.contains(uses), "{name}: expected {uses}:\n{text}");
     }
 }

@@ -26,7 +26,7 @@ pub fn recent(conn: &Connection, search: Option<&str>, limit: u32) -> Result<Vec
             });
         }
     };
-    let rows: Vec<PromptRow> = match search.map(str::trim).filter(|s| !s.is_empty()) {
+    let rows: Vec<PromptRow> = match search.map(super::jobs::fts_query).filter(|s| !s.is_empty()) {
         Some(text) => conn
             .prepare_cached(
                 "SELECT prompt, negative_prompt, created_at FROM jobs \
@@ -34,7 +34,7 @@ pub fn recent(conn: &Connection, search: Option<&str>, limit: u32) -> Result<Vec
                    (SELECT rowid FROM prompts_fts WHERE prompts_fts MATCH ?1) \
                  ORDER BY created_at DESC LIMIT ?2",
             )?
-            .query_map(params![super::jobs::fts_query(text), RECENT_WINDOW], row)?
+            .query_map(params![text, RECENT_WINDOW], row)?
             .collect::<rusqlite::Result<_>>()?,
         None => conn
             .prepare_cached(
