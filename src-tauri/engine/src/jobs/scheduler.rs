@@ -4,6 +4,7 @@
 use crate::error::EngineError;
 use crate::jobs::transitions::{self, Recovered};
 use crate::jobs::{janitor, runner};
+use crate::model::JobSummary;
 use crate::shared::{AbortOnDrop, Shared};
 use crate::store::jobs as q;
 use crate::store::{now_ms, StoreError};
@@ -104,7 +105,7 @@ pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineEr
 
 /// Jobs recovered per write transaction: one commit for many, while the
 /// write lock is never held long.
-const RECOVERY_BATCH: usize = 256;
+const RECOVERY_BATCH: usize = 1024;
 
 async fn recover(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), EngineError> {
     let now = now_ms();
@@ -112,58 +113,76 @@ async fn recover(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engine
         .db(move |s| s.read(|c| q::providers_with_expired_leases(c, now)))
         .await?;
     for provider in providers {
-        loop {
-            let limit = sh.concurrency_for(&provider);
-            let (p, owner, crash_limit) = (
-                provider.clone(),
-                sh.worker_id.clone(),
-                sh.config.crash_limit,
-            );
-            let until = now_ms() + sh.config.lease_ms as i64;
-            let here = Arc::clone(sh);
-            let batch = sh
-                .db(move |s| {
-                    s.write(|tx| {
-                        // This process's own runner may just be late
-                        // renewing (a suspended laptop, a busy disk, a short
-                        // lease): never take over from it.
-                        let running_here = |id: &str| here.is_running_here(id);
-                        transitions::recover_within_limit(
-                            tx,
-                            &p,
-                            limit,
-                            &owner,
-                            until,
-                            crash_limit,
-                            now_ms(),
-                            &running_here,
-                            RECOVERY_BATCH,
-                        )
-                    })
-                })
-                .await?;
-            let full = batch.len() >= RECOVERY_BATCH;
-            for result in batch {
-                match result {
-                    Recovered::Taken(job) => {
-                        tracing::info!(job_id = %job.id, status = %job.status, "recovered job");
-                        sh.publish(&job);
-                        sh.start_running(&job.id);
-                        tasks.spawn(runner::drive(Arc::clone(sh), job, true));
-                    }
-                    Recovered::Held(job) => {
-                        tracing::warn!(job_id = %job.id, crashes = job.crash_count, "job held after repeated crashes");
-                        sh.publish(&job);
-                    }
-                    Recovered::Gone => {}
-                }
-            }
-            if !full {
-                break;
-            }
+        // Runners start once the provider's batches are committed (their
+        // own first writes would otherwise queue between the batches), and
+        // also when a later batch fails: a job taken over is always run.
+        let mut taken = Vec::new();
+        let result = recover_provider(sh, &provider, &mut taken).await;
+        for job in taken {
+            tasks.spawn(runner::drive(Arc::clone(sh), job, true));
         }
+        result?;
     }
     Ok(())
+}
+
+/// Take over `provider`'s interrupted jobs, batch by batch, as far as its
+/// limit allows; the jobs taken go to `taken`.
+async fn recover_provider(
+    sh: &Arc<Shared>,
+    provider: &str,
+    taken: &mut Vec<JobSummary>,
+) -> Result<(), EngineError> {
+    loop {
+        let limit = sh.concurrency_for(provider);
+        let (p, owner, crash_limit) = (
+            provider.to_string(),
+            sh.worker_id.clone(),
+            sh.config.crash_limit,
+        );
+        let until = now_ms() + sh.config.lease_ms as i64;
+        let here = Arc::clone(sh);
+        let batch = sh
+            .db(move |s| {
+                s.write(|tx| {
+                    // This process's own runner may just be late renewing
+                    // (a suspended laptop, a busy disk, a short lease):
+                    // never take over from it.
+                    let running_here = |id: &str| here.is_running_here(id);
+                    transitions::recover_within_limit(
+                        tx,
+                        &p,
+                        limit,
+                        &owner,
+                        until,
+                        crash_limit,
+                        now_ms(),
+                        &running_here,
+                        RECOVERY_BATCH,
+                    )
+                })
+            })
+            .await?;
+        let full = batch.len() >= RECOVERY_BATCH;
+        for result in batch {
+            match result {
+                Recovered::Taken(job) => {
+                    tracing::info!(job_id = %job.id, status = %job.status, "recovered job");
+                    sh.publish(&job);
+                    sh.start_running(&job.id);
+                    taken.push(job);
+                }
+                Recovered::Held(job) => {
+                    tracing::warn!(job_id = %job.id, crashes = job.crash_count, "job held after repeated crashes");
+                    sh.publish(&job);
+                }
+                Recovered::Gone => {}
+            }
+        }
+        if !full {
+            return Ok(());
+        }
+    }
 }
 
 async fn claim_due(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), EngineError> {
