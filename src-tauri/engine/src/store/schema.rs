@@ -284,10 +284,7 @@ CREATE INDEX jobs_status_created ON jobs (status, created_at DESC, id DESC);
 CREATE INDEX jobs_provider_created ON jobs (provider, created_at DESC, id DESC);
 CREATE INDEX jobs_model_created ON jobs (model, created_at DESC, id DESC);
 DROP INDEX jobs_favorite;
--- Provider, model and status ride along so a favorites page filtered by
--- them skips non-matching rows without reading them.
-CREATE INDEX jobs_favorite_created ON jobs (created_at DESC, id DESC, provider, model, status)
-    WHERE favorite = 1;
+CREATE INDEX jobs_favorite_created ON jobs (created_at DESC, id DESC) WHERE favorite = 1;
 "#;
 
 pub fn migrations() -> Migrations<'static> {
