@@ -7,6 +7,7 @@
 mod activity;
 mod commands;
 mod events;
+mod handover;
 mod image_protocol;
 mod image_scope;
 mod notices;
@@ -23,6 +24,13 @@ fn main() {
             EnvFilter::try_from_env("EASEL_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+
+    let context = tauri::generate_context!();
+    // A second launch brings the running app's window back and ends here,
+    // before the window toolkit starts.
+    if handover::to_running_app(&context.config().identifier) {
+        return;
+    }
 
     let app = tauri::Builder::default()
         // First, so a second launch hands over before anything else starts.
@@ -94,7 +102,7 @@ fn main() {
             commands::open_path,
             commands::pick_folder,
         ])
-        .build(tauri::generate_context!());
+        .build(context);
 
     match app {
         Ok(app) => app.run(|app, event| {

@@ -61,7 +61,11 @@ async function quit() {
   await Promise.race([d.quit().catch(() => {}), sleep(10_000)]);
   // The app keeps running in the tray when its window closes: end it.
   killApp('SIGTERM');
-  await waitFor(() => appPids().length === 0, 'the app to exit', 15_000).catch(() => killApp('SIGKILL'));
+  await waitFor(() => appPids().length === 0, 'the app to exit', 15_000).catch(async () => {
+    killApp('SIGKILL');
+    // The next test must not start beside a dying app (it counts app processes).
+    await waitFor(() => appPids().length === 0, 'the killed app to go', 10_000).catch(() => {});
+  });
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -103,6 +107,20 @@ function appPids() {
     }
   }
   return pids;
+}
+
+/** The app processes still running, with their state, for a failure message. */
+function describeApps() {
+  return appPids()
+    .map((pid) => {
+      try {
+        const state = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^State:\s*(.*)$/m)?.[1];
+        return `${pid} (${state})`;
+      } catch {
+        return `${pid} (gone)`;
+      }
+    })
+    .join(', ');
 }
 
 function killApp(signal) {
@@ -453,9 +471,11 @@ test('closing the window with a job running keeps it running in the tray, notifi
   );
 
   // A second launch exits at once and brings the first one's window back.
-  const second = spawn(APP, [], { stdio: 'ignore' });
-  const code = await new Promise((resolve) => second.on('exit', (c) => resolve(c)));
-  assert.equal(code, 0, 'the second instance exits cleanly');
+  const second = spawn(APP, [], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  second.stderr.on('data', (chunk) => (stderr += chunk));
+  const [code, signal] = await new Promise((resolve) => second.on('close', (c, s) => resolve([c, s])));
+  assert.equal(code, 0, `the second instance exits cleanly (signal ${signal}); its stderr:\n${stderr}`);
   await waitFor(() => windowVisible(), 'the window to come back');
   assert.equal(appPids().length, 1, 'still one app process');
   await waitStatus(prompt, 'completed');
@@ -467,7 +487,9 @@ test('the window remembers its size; closing it with nothing running quits', T, 
   execFileSync('xdotool', ['search', '--name', '^Easel$', 'windowsize', '%@', '900', '640']);
   await waitFor(async () => (await driver.executeScript(() => window.innerWidth)) === 900, 'the resize');
   closeWindow();
-  await waitFor(() => appPids().length === 0, 'the app to quit');
+  await waitFor(() => appPids().length === 0, 'the app to quit').catch((e) => {
+    throw new Error(`${e.message}; still running: ${describeApps()}; window visible: ${windowVisible()}`);
+  });
   await Promise.race([driver.quit().catch(() => {}), sleep(10_000)]);
   driver = null;
 
