@@ -1473,6 +1473,25 @@ mod tests {
                 }),
                 "jobs_favorite_created",
             ),
+            (
+                "favorites of a provider",
+                page(ListQuery {
+                    favorite: Some(true),
+                    provider: Some("openai".into()),
+                    ..Default::default()
+                }),
+                "jobs_favorite_provider_created",
+            ),
+            (
+                "favorites of a model, deep page",
+                page(ListQuery {
+                    favorite: Some(true),
+                    model: Some("gpt-image-1".into()),
+                    before: deep.clone(),
+                    ..Default::default()
+                }),
+                "jobs_favorite_model_created",
+            ),
         ];
         for (name, q, index) in cases {
             assert_plan(&store, name, &q, &format!("INDEX {index}"), false);

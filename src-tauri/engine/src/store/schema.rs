@@ -277,7 +277,9 @@ CREATE INDEX jobs_group ON jobs (group_id, created_at) WHERE group_id IS NOT NUL
 /// V10: the gallery's filters each read one index in the grid's order
 /// (newest first, then id), so a filter at a million jobs reads its page
 /// and stops instead of scanning or sorting: by status, provider, model,
-/// and favorites (now ordered by id too). `store::jobs::tests` checks
+/// and favorites (now ordered by id too), also of one provider or model:
+/// partial indexes hold only favorites, so a new job never writes them.
+/// `store::jobs::tests` checks
 /// every filter's plan with `EXPLAIN QUERY PLAN`.
 const V10: &str = r#"
 CREATE INDEX jobs_status_created ON jobs (status, created_at DESC, id DESC);
@@ -285,6 +287,8 @@ CREATE INDEX jobs_provider_created ON jobs (provider, created_at DESC, id DESC);
 CREATE INDEX jobs_model_created ON jobs (model, created_at DESC, id DESC);
 DROP INDEX jobs_favorite;
 CREATE INDEX jobs_favorite_created ON jobs (created_at DESC, id DESC) WHERE favorite = 1;
+CREATE INDEX jobs_favorite_provider_created ON jobs (provider, created_at DESC, id DESC) WHERE favorite = 1;
+CREATE INDEX jobs_favorite_model_created ON jobs (model, created_at DESC, id DESC) WHERE favorite = 1;
 "#;
 
 pub fn migrations() -> Migrations<'static> {
