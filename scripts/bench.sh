@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark, one table: figure | Easel | baseline | ratio | target | pass.
 # Rust benches run under criterion (each prints its own detail first); the
-# gallery figures come from headless Chromium (ui/bench/gallery.mjs).
+# gallery figures come from headless Chromium (ui/bench/gallery.mjs), the
+# app's from the real app under Xvfb (tests/desktop/bench.mjs).
 # Benchmarks print; they never fail a build. Run after scripts/setup-debian.sh
 # (or `bash scripts/test-all.sh`, which installs what this needs).
 set -euo pipefail
@@ -21,6 +22,8 @@ echo "==> cargo bench (gallery queries at 1,000,000 jobs)"
 cargo bench -p easel-engine --bench queries 2>&1 | tee -a "$out"
 echo "==> gallery in headless Chromium"
 (cd ui && { [ -d node_modules ] || npm ci; } && npm run --silent build:e2e >/dev/null && node bench/gallery.mjs) 2>&1 | tee -a "$out"
+echo "==> the real app: start, memory and the gallery in WebKitGTK under Xvfb"
+(cd ui && npm run --silent build >/dev/null) && EASEL_DESKTOP_BENCH=1 bash tests/desktop/run.sh 2>&1 | tee -a "$out"
 
 python3 - "$out" <<'PY'
 import sys

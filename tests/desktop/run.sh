@@ -8,7 +8,8 @@
 # Needs: Xvfb, dbus-daemon, dbus-monitor, xdotool, python3-xlib, WebKitWebDriver (scripts/setup-debian.sh installs
 # them); tauri-driver is built into target/tools on first use.
 # Tunables: EASEL_DESKTOP_SKIP_BUILD=1 reuses the existing debug binaries;
-# EASEL_DESKTOP_ONLY=PATTERN runs only the tests whose names match.
+# EASEL_DESKTOP_ONLY=PATTERN runs only the tests whose names match;
+# EASEL_DESKTOP_BENCH=1 runs the app benchmark (bench.mjs) instead of the tests.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -39,6 +40,10 @@ if [ "${EASEL_DESKTOP_SKIP_BUILD:-0}" != 1 ]; then
   # this reuses its build instead of compiling the engine and the Tauri
   # crates a second time with other features.
   cargo build --workspace --lib --bins --tests
+fi
+if [ "${EASEL_DESKTOP_BENCH:-0}" = 1 ]; then
+  # The benchmark's library is written by an engine example.
+  cargo build -p easel-engine --example fill_library
 fi
 APP="$TARGET_DIR/debug/easel"
 CLI="$TARGET_DIR/debug/easel-cli"
@@ -119,6 +124,12 @@ for _ in $(seq 100); do
 done
 
 log "Xvfb on $DISPLAY, tauri-driver on port $PORT"
+if [ "${EASEL_DESKTOP_BENCH:-0}" = 1 ]; then
+  EASEL_APP_BIN="$APP" EASEL_DRIVER_URL="http://127.0.0.1:$PORT/" \
+    EASEL_FILL_BIN="$TARGET_DIR/debug/examples/fill_library" \
+    node "$HERE/bench.mjs" || { status=$?; tail -40 "$WORK/driver.log" >&2; exit "$status"; }
+  exit 0
+fi
 EASEL_APP_BIN="$APP" EASEL_CLI_BIN="$CLI" EASEL_DRIVER_URL="http://127.0.0.1:$PORT/" \
   EASEL_SHOTS_DIR="$TARGET_DIR/screenshots/desktop" EASEL_NOTIFY_LOG="$WORK/notify.log" \
   node --test --test-concurrency=1 ${EASEL_DESKTOP_ONLY:+--test-name-pattern="$EASEL_DESKTOP_ONLY"} "$HERE/app.test.mjs" \
