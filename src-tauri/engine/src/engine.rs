@@ -538,7 +538,8 @@ impl Engine {
         self.shared.store.path()
     }
 
-    /// Write transactions this engine has committed (for benchmarks).
+    /// Write transactions this engine has committed that changed rows (for
+    /// benchmarks and tests).
     pub fn commits(&self) -> u64 {
         self.shared.store.commits()
     }

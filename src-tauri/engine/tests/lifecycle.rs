@@ -465,3 +465,27 @@ async fn settings_are_validated_saved_and_applied() {
         vec![t.library.path().to_path_buf(), new_lib.path().to_path_buf()]
     );
 }
+
+/// The bookkeeping of one job is six commits that each change rows (and so
+/// each append to the WAL and fsync): create, claim, submit fenced, accepted,
+/// provider done (saving), completed. Transactions that find nothing to do
+/// (the janitor at start, the scheduler's claim of an empty queue) write no
+/// frame and are not counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lifecycle_takes_six_writing_commits() {
+    let t = env();
+    let before = t.engine.commits();
+    let created = t
+        .engine
+        .create_job(new_job("six-1", "a lighthouse at dusk"))
+        .await
+        .expect("create");
+    assert_eq!(t.engine.commits() - before, 1, "the click is one commit");
+    t.engine
+        .run_worker(RunUntil::Settled(vec![created.id.clone()]))
+        .await
+        .expect("run");
+    let job = t.engine.get(&created.id).await.expect("get");
+    assert_eq!(job.status, JobStatus::Completed);
+    assert_eq!(t.engine.commits() - before, 6);
+}
