@@ -13,7 +13,7 @@ use crate::secrets::Keys;
 use crate::shared::{Live, Shared};
 use crate::staging::Staging;
 use crate::store::jobs as q;
-use crate::store::{cancels, ledger, now_ms, Store};
+use crate::store::{cancels, ledger, now_ms, search_index, Store, StoreError};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
@@ -252,8 +252,17 @@ impl Engine {
     }
 
     pub async fn list(&self, query: ListQuery) -> Result<Vec<JobSummary>, EngineError> {
+        let searching = query
+            .search
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty());
         self.shared
-            .db(move |s| s.read(|c| q::list(c, &query)))
+            .db(move |s| {
+                if searching {
+                    index_new_prompts(s)?;
+                }
+                s.read(|c| q::list(c, &query))
+            })
             .await
     }
 
@@ -277,6 +286,9 @@ impl Engine {
         let limit = limit.clamp(1, 200);
         self.shared
             .db(move |s| {
+                if search.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+                    index_new_prompts(s)?;
+                }
                 s.read(|c| {
                     Ok(crate::model::PromptHistory {
                         favorites: crate::store::prompts::favorites(c, search.as_deref())?,
@@ -569,4 +581,15 @@ fn held_by_live_process(owner: Option<&str>, lease_until: Option<i64>, now: i64)
         return std::path::Path::new(&format!("/proc/{pid}")).exists();
     }
     lease_until.is_some_and(|t| t > now)
+}
+
+/// New jobs' prompts are indexed after their click (see
+/// `store::search_index`): a search first indexes whatever the scheduler
+/// has not, so it finds every job created before it. Costs one commit only
+/// when something is behind.
+fn index_new_prompts(s: &Store) -> Result<(), StoreError> {
+    if s.read(search_index::behind)? {
+        s.write(|tx| search_index::catch_up(tx).map(drop))?;
+    }
+    Ok(())
 }

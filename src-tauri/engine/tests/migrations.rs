@@ -58,6 +58,26 @@ async fn upgrades_from_every_earlier_version() {
             .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
             .expect("version") as usize;
         assert_eq!(version, latest_version());
+        // The search index matches the jobs after the upgrade and a search
+        // that caught up (nothing indexed twice, nothing missed).
+        engine.search("new", 10).await.expect("search");
+        conn.execute(
+            "INSERT INTO prompts_fts (prompts_fts) VALUES ('integrity-check')",
+            [],
+        )
+        .unwrap_or_else(|e| panic!("search index after upgrade from v{from}: {e}"));
+        if from >= 1 {
+            conn.execute_batch(
+                "CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, prompts_fts, row)",
+            )
+            .expect("vocab");
+            let docs: i64 = conn
+                .query_row("SELECT doc FROM temp.vocab WHERE term = 'old'", [], |r| {
+                    r.get(0)
+                })
+                .expect("term");
+            assert_eq!(docs, 1, "the old job is indexed once, from v{from}");
+        }
     }
 }
 

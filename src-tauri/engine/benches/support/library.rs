@@ -149,7 +149,7 @@ pub fn fill(
     newest_ms: i64,
     step_ms: i64,
     mut shape: impl FnMut(u64) -> Shape,
-) -> rusqlite::Result<()> {
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut conn = Connection::open(db)?;
     conn.pragma_update(None, "synchronous", "OFF")?;
     let tx = conn.transaction()?;
@@ -200,6 +200,8 @@ pub fn fill(
             "UPDATE seq_counter SET value = (SELECT MAX(seq) FROM jobs) WHERE id = 1",
             [],
         )?;
+        // Index the prompts as the app would have by now.
+        easel_engine::store::search_index::catch_up(&tx)?;
     }
     tx.commit()?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;

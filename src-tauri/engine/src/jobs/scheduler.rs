@@ -7,7 +7,7 @@ use crate::jobs::{janitor, runner};
 use crate::model::JobSummary;
 use crate::shared::{AbortOnDrop, Shared};
 use crate::store::jobs as q;
-use crate::store::{now_ms, StoreError};
+use crate::store::{now_ms, search_index, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -211,7 +211,13 @@ async fn claim_due(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engi
             let until = now_ms() + sh.config.lease_ms as i64;
             let claimed = sh
                 .db(move |s| {
-                    s.write(|tx| transitions::claim(tx, &p, limit, &owner, until, now_ms()))
+                    s.write(|tx| {
+                        // Jobs created since the last claim get their prompts
+                        // indexed here, in a commit the job makes anyway,
+                        // not in the click's.
+                        search_index::catch_up(tx)?;
+                        transitions::claim(tx, &p, limit, &owner, until, now_ms())
+                    })
                 })
                 .await?;
             let Some(job) = claimed else { break };

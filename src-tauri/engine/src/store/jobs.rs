@@ -1530,6 +1530,7 @@ mod tests {
                 for i in 0..=FEW_MATCHES {
                     insert.execute(params![format!("job-{i:05}"), i64::from(i)])?;
                 }
+                crate::store::search_index::catch_up(tx)?;
                 Ok(())
             })
             .expect("fill");

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod prompts;
 pub mod schema;
+pub mod search_index;
 pub mod webhooks;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};

@@ -19,7 +19,9 @@
 //!   and at most one charge per run (V5; V1 allowed one per job).
 //! - `seq_counter`: the single source of `seq` numbers (never reused, even
 //!   when jobs are deleted).
-//! - `prompts_fts`: FTS5 index over prompts, kept in sync by triggers.
+//! - `prompts_fts`: FTS5 index over prompts. Deletes keep it in sync by a
+//!   trigger; new jobs are indexed outside the click's transaction (V11,
+//!   `search_index`), up to the rowid in `search_index`.
 
 use rusqlite_migration::{Migrations, M};
 
@@ -296,6 +298,32 @@ CREATE INDEX jobs_favorite_provider_created ON jobs (provider, created_at, id) W
 CREATE INDEX jobs_favorite_model_created ON jobs (model, created_at, id) WHERE favorite = 1;
 "#;
 
+/// V11: a new job's prompt is indexed outside the click's transaction (the
+/// FTS5 insert was about a quarter of the pages a click wrote): by the
+/// scheduler's next claim, or by a search, which catches up first (see
+/// `store::search_index`). Every job with a rowid up to `indexed_through`
+/// is indexed, no job above it. A delete removes the row from the index
+/// only if it was indexed (a 'delete' of a row never inserted corrupts an
+/// external-content index), and then lowers the mark to the highest rowid
+/// left, so a rowid SQLite hands out again is never taken for indexed.
+const V11: &str = r#"
+CREATE TABLE search_index (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_through INTEGER NOT NULL
+);
+INSERT INTO search_index (id, indexed_through) SELECT 1, IFNULL(MAX(rowid), 0) FROM jobs;
+DROP TRIGGER jobs_fts_insert;
+DROP TRIGGER jobs_fts_delete;
+CREATE TRIGGER jobs_fts_delete AFTER DELETE ON jobs BEGIN
+    INSERT INTO prompts_fts (prompts_fts, rowid, prompt, negative_prompt)
+    SELECT 'delete', old.rowid, old.prompt, old.negative_prompt
+    WHERE old.rowid <= (SELECT indexed_through FROM search_index WHERE id = 1);
+    UPDATE search_index
+    SET indexed_through = IFNULL((SELECT MAX(rowid) FROM jobs), 0)
+    WHERE id = 1 AND indexed_through > IFNULL((SELECT MAX(rowid) FROM jobs), 0);
+END;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -308,6 +336,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V8),
         M::up(V9),
         M::up(V10),
+        M::up(V11),
     ])
 }
 
@@ -316,4 +345,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 10;
+const MIGRATION_COUNT: usize = 11;
