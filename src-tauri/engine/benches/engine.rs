@@ -161,11 +161,10 @@ fn params(n: u64) -> GenerationParams {
     }
 }
 
-/// WAL frames (pages) one call of `commit` appends, averaged over a few
-/// calls after a truncating checkpoint (fewer than SQLite's automatic
+/// WAL frames (pages) one call of `commit` appends, averaged over
+/// `calls` calls after a truncating checkpoint (fewer than SQLite's automatic
 /// checkpoint at 1,000 frames).
-fn wal_frames_per_commit(db: &Path, mut commit: impl FnMut()) -> f64 {
-    const CALLS: u64 = 30;
+fn wal_frames_per_call(db: &Path, calls: u64, mut commit: impl FnMut()) -> f64 {
     let conn = Connection::open(db).expect("open");
     conn.busy_timeout(Duration::from_secs(5)).expect("busy");
     let page: i64 = conn
@@ -175,13 +174,13 @@ fn wal_frames_per_commit(db: &Path, mut commit: impl FnMut()) -> f64 {
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
         .expect("checkpoint");
     assert_eq!(busy, 0, "the checkpoint could not truncate the WAL");
-    for _ in 0..CALLS {
+    for _ in 0..calls {
         commit();
     }
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
     let len = std::fs::metadata(&wal).map_or(0, |m| m.len());
-    len.saturating_sub(32) as f64 / (page as f64 + 24.0) / CALLS as f64
+    len.saturating_sub(32) as f64 / (page as f64 + 24.0) / calls as f64
 }
 
 fn uuid_like() -> u128 {
@@ -237,12 +236,12 @@ fn main() {
     let (ours, base) = (median(ours), median(base));
     // Pages each commit appends to the WAL (checkpoint, then count frames).
     let db = eng.store_path().to_path_buf();
-    let ours_pages = wal_frames_per_commit(&db, || {
+    let ours_pages = wal_frames_per_call(&db, 30, || {
         n += 1;
         rt.block_on(eng.create_job(job(n, 64))).expect("create");
         while events.try_recv().is_ok() {}
     });
-    let base_pages = wal_frames_per_commit(&dir.path().join("bare.db"), || {
+    let base_pages = wal_frames_per_call(&dir.path().join("bare.db"), 30, || {
         n += 1;
         bare_insert(&mut conn, n);
     });
@@ -271,6 +270,12 @@ fn main() {
         lives.push(t.elapsed());
         commits += life.commits() - before;
     }
+    let life_pages = wal_frames_per_call(life.store_path(), 8, || {
+        let j = rt
+            .block_on(life.create_job(job(rounds + 1, 64)))
+            .expect("create");
+        rt.block_on(until_completed(&mut settled, &j.id));
+    });
     worker.abort();
     let per_job = commits / rounds;
     let mut bares = Vec::new();
@@ -294,7 +299,7 @@ fn main() {
         ours.as_secs_f64() / base.as_secs_f64()
     );
     println!(
-        "lifecycle:  {:>8.1} us   {per_job} bare commits: {:>8.1} us   ratio {:.2}   (image files on {}; their residual work, 64² render + save + thumbnail: {:.1} us)",
+        "lifecycle:  {:>8.1} us   {per_job} bare commits: {:>8.1} us   ratio {:.2}   pages per job {life_pages:.1}   (image files on {}; their residual work, 64² render + save + thumbnail: {:.1} us)",
         life_t.as_secs_f64() * 1e6,
         bare_t.as_secs_f64() * 1e6,
         life_t.as_secs_f64() / bare_t.as_secs_f64(),
@@ -311,7 +316,7 @@ fn main() {
     );
     let ratio = life_t.as_secs_f64() / bare_t.as_secs_f64();
     println!(
-        "BENCH|lifecycle bookkeeping, image files on tmpfs, vs {per_job} bare commits ({per_job} writing commits/job)|{:.2} ms|{:.2} ms|{ratio:.2}|≤ 1.5|{}",
+        "BENCH|lifecycle bookkeeping, image files on tmpfs, vs {per_job} bare commits ({per_job} writing commits, {life_pages:.0} pages per job)|{:.2} ms|{:.2} ms|{ratio:.2}|≤ 1.5|{}",
         life_t.as_secs_f64() * 1e3,
         bare_t.as_secs_f64() * 1e3,
         ratio <= 1.5
