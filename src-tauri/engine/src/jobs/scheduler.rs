@@ -224,6 +224,16 @@ async fn claim_due(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engi
             sh.publish(&job);
             sh.start_running(&job.id);
             tasks.spawn(runner::drive(Arc::clone(sh), job, false));
+            // Another claim only if there is more due work: a claim that
+            // finds nothing still holds the write lock the new runner is
+            // about to ask for.
+            let p = provider.clone();
+            if !sh
+                .db(move |s| s.read(|c| q::has_due(c, &p, now_ms())))
+                .await?
+            {
+                break;
+            }
         }
     }
     Ok(())

@@ -880,6 +880,17 @@ pub fn next_due(tx: &Transaction<'_>, provider: &str, now: i64) -> Result<Option
         .optional()?)
 }
 
+/// Whether `provider` has a queued job that is due (a read, so the
+/// scheduler asks before taking the write lock for another claim).
+pub fn has_due(conn: &Connection, provider: &str, now: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND held = 0 \
+             AND next_run_at <= ?1 AND provider = ?2)",
+        )?
+        .query_row(params![now, provider], |r| r.get(0))?)
+}
+
 /// Providers that have due work, so the scheduler asks only about those.
 pub fn providers_with_due_work(conn: &Connection, now: i64) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(
