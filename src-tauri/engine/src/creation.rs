@@ -73,44 +73,36 @@ impl Engine {
             validate::request_id(&new.request_id)?;
         }
         let sh = &self.shared;
-        // A re-sent request whose jobs exist gets them before any other
-        // check (a key removed since must not turn a retry into an error).
-        let keys: Vec<String> = news.iter().map(|n| n.request_id.clone()).collect();
-        let found = sh
-            .db(move |s| {
-                s.read(|c| {
-                    keys.iter()
-                        .map(|k| q::find_request(c, k))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .await?;
-        if found.iter().all(Option::is_some) {
-            return news
-                .iter()
-                .zip(found)
-                .filter_map(|(new, f)| f.map(|f| same_request(new, f)))
-                .collect();
-        }
+        // Checked first and without a read of the request ids: a click is
+        // nearly always new, and the write below finds a re-sent request
+        // under its lock anyway. A request that fails a check may still be
+        // a re-send whose jobs exist, and those get their jobs whatever the
+        // checks say now (a key removed since must not turn an IPC retry
+        // into an error).
         let mut prepared = Vec::with_capacity(news.len());
-        for new in news {
-            prepared.push(self.prepare(new).await?);
+        for new in &news {
+            match self.prepare(new.clone()).await {
+                Ok(p) => prepared.push(p),
+                Err(e) => return self.existing(&news).await?.unwrap_or(Err(e)),
+            }
         }
         let budget = sh.live().monthly_budget_micros;
         let max_attempts = sh.config.max_attempts.max(1);
         let created = sh
             .db(move |s| {
                 s.write(|tx| {
-                    // Checked again under the write lock: another process may
-                    // have inserted the same request id since the read above.
+                    // Under the write lock, so a request id another
+                    // process or IPC retry inserted a moment ago is found.
                     let mut existing = Vec::with_capacity(prepared.len());
                     for p in &prepared {
                         existing.push(q::find_request(tx, &p.new.request_id)?);
                     }
+                    let fresh = existing.iter().any(Option::is_none);
                     // The budget is checked in the insert's own transaction:
                     // concurrent creates serialize on the write lock, and the
-                    // month's committed total includes every job before.
-                    if let Some(budget) = budget {
+                    // month's committed total includes every job before. A
+                    // re-send that creates nothing is not refused.
+                    if let (Some(budget), true) = (budget, fresh) {
                         let cost: i64 = prepared
                             .iter()
                             .zip(&existing)
@@ -155,6 +147,34 @@ impl Engine {
         }
         sh.wake.notify_one();
         Ok(jobs)
+    }
+
+    /// The jobs of a re-sent request, if every one of them exists (each
+    /// checked to be the same request, else a conflict).
+    async fn existing(
+        &self,
+        news: &[NewJob],
+    ) -> Result<Option<Result<Vec<JobSummary>, EngineError>>, EngineError> {
+        let keys: Vec<String> = news.iter().map(|n| n.request_id.clone()).collect();
+        let found = self
+            .shared
+            .db(move |s| {
+                s.read(|c| {
+                    keys.iter()
+                        .map(|k| q::find_request(c, k))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .await?;
+        if !found.iter().all(Option::is_some) {
+            return Ok(None);
+        }
+        Ok(Some(
+            news.iter()
+                .zip(found)
+                .filter_map(|(new, f)| f.map(|f| same_request(new, f)))
+                .collect(),
+        ))
     }
 
     /// Check one request against its provider and model, its references

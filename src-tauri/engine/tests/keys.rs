@@ -187,3 +187,35 @@ async fn a_stored_key_reaches_the_provider_and_never_the_disk_events_or_logs() {
     let leaked = files_containing(&[t.data.path(), t.library.path()], ACCEPTED);
     assert!(leaked.is_empty(), "the key is in {leaked:?}");
 }
+
+/// An IPC retry of a click whose job exists gets that job, even after the
+/// key it needed was removed; a new click still needs the key.
+#[tokio::test]
+async fn a_resent_request_gets_its_job_after_the_key_is_removed() {
+    let (t, provider) = keyed_env(Keys::memory());
+    t.engine
+        .set_api_key("keyed", ACCEPTED)
+        .await
+        .expect("store the key");
+    let first = t
+        .engine
+        .create_job(keyed_job("again-1"))
+        .await
+        .expect("create");
+    t.engine.delete_api_key("keyed").await.expect("remove");
+    let again = t
+        .engine
+        .create_job(keyed_job("again-1"))
+        .await
+        .expect("the retry gets its job");
+    assert_eq!(again.id, first.id);
+    let e = t
+        .engine
+        .create_job(keyed_job("again-2"))
+        .await
+        .expect_err("a new click needs the key");
+    assert_eq!(e.kind(), ErrorKind::MissingKey, "{e}");
+    let jobs = t.engine.list(ListQuery::default()).await.expect("list");
+    assert_eq!(jobs.len(), 1);
+    assert!(provider.sent().is_empty(), "no worker ran");
+}

@@ -489,3 +489,27 @@ async fn a_lifecycle_takes_six_writing_commits() {
     assert_eq!(job.status, JobStatus::Completed);
     assert_eq!(t.engine.commits() - before, 6);
 }
+
+/// A budget that is fully used refuses new clicks, not the retry of a click
+/// whose job exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resent_request_gets_its_job_when_the_budget_is_used_up() {
+    let t = env_with(|c| {
+        c.offline.price_per_image_micros = 50_000;
+        c.monthly_budget_micros = Some(100_000);
+    });
+    let first = t.engine.create_job(new_job("u1", "one")).await.expect("1");
+    t.engine.create_job(new_job("u2", "two")).await.expect("2");
+    let err = t
+        .engine
+        .create_job(new_job("u3", "three"))
+        .await
+        .expect_err("the budget is used up");
+    assert!(err.to_string().contains("budget"), "{err}");
+    let again = t
+        .engine
+        .create_job(new_job("u1", "one"))
+        .await
+        .expect("the retry gets its job");
+    assert_eq!(again.id, first.id);
+}
