@@ -29,7 +29,7 @@ python3 - "$out" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("|")[1:] for l in open(sys.argv[1], encoding="utf-8") if l.startswith("BENCH|")]
 head = ["figure", "Easel", "baseline", "ratio", "target", "pass"]
-rows = [r[:5] + ["yes" if r[5] == "true" else "NO"] for r in rows if len(r) >= 6]
+rows = [r[:5] + [{"true": "yes", "-": "-"}.get(r[5], "NO")] for r in rows if len(r) >= 6]
 width = [max(len(x) for x in col) for col in zip(head, *rows)]
 line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, width)) + " |"
 print()

@@ -1,7 +1,11 @@
 // The gallery in headless Chromium with 100,000 and 1,000,000 jobs (the
 // test build's fake engine, so only the UI is measured): frame times while
 // scrolling step by step (300 px a frame) and while flinging to the end,
-// and the DOM and decoded thumbnails it keeps. Prints `BENCH|…` lines for
+// and the DOM and decoded thumbnails it keeps; at up to 100,000 jobs also,
+// on a fresh page, the JavaScript heap once the whole gallery is loaded
+// (garbage collected first) against the heap at the first paint, which
+// already holds the fake engine's jobs: the difference is what the gallery
+// keeps per loaded job. Prints `BENCH|…` lines for
 // scripts/bench.sh; `npm run build:e2e` first. Nothing here asserts: it
 // measures.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +25,45 @@ if (!existsSync(join(BUILD, 'index.html'))) {
 }
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+
+/** The page's JavaScript heap after a full collection, in bytes. */
+async function heap(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+  await cdp.detach();
+  return usedSize;
+}
+
+/** Heap at the first paint and with every job loaded (flung to the end until three flings in a row page nothing in, as the app benchmark does). */
+async function heapOfWholeGallery(jobs) {
+  const page = await context.newPage();
+  await page.goto(`${url}/?seed=${jobs}`);
+  await page.getByTestId('job-card').first().waitFor({ timeout: 120_000 });
+  const gallery = page.getByTestId('gallery');
+  const atPaint = await heap(page);
+  let height = 0;
+  let still = 0;
+  const t0 = Date.now();
+  while (still < 3 && Date.now() - t0 < 300_000) {
+    const h = await gallery.evaluate(async (el) => {
+      el.scrollTop = el.scrollHeight;
+      await new Promise((r) => requestAnimationFrame(() => r()));
+      return el.scrollHeight;
+    });
+    still = h === height ? still + 1 : 0;
+    height = h;
+    await page.waitForTimeout(still > 0 ? 300 : 5);
+  }
+  const loaded = await heap(page);
+  await page.close();
+  const MB = 1024 * 1024;
+  const label = jobs.toLocaleString('en');
+  console.log(`# ${label} jobs: JS heap ${(atPaint / MB).toFixed(1)} MB at the first paint, ${(loaded / MB).toFixed(1)} MB with all loaded (${((loaded - atPaint) / jobs).toFixed(0)} bytes per loaded job)`);
+  console.log(
+    `BENCH|gallery ${label} jobs: JS heap with the whole gallery loaded (Chromium, after GC; the fake engine's jobs included)|${(loaded / MB).toFixed(0)} MB|${(atPaint / MB).toFixed(0)} MB at first paint|${(loaded / atPaint).toFixed(2)}|- (part of the app's < 300 MB)|-`,
+  );
+}
 
 const { server, url } = await startServer(BUILD);
 const profile = mkdtempSync(join(tmpdir(), 'easel-bench-'));
@@ -101,6 +144,7 @@ try {
     );
     console.log(`BENCH|gallery ${label} jobs: DOM nodes / thumbnails kept|${dom.nodes} / ${dom.images}|-|-|bounded|${dom.cards <= 60}`);
     await page.close();
+    if (jobs <= 100_000) await heapOfWholeGallery(jobs);
   }
 } finally {
   await context.close();
