@@ -62,9 +62,10 @@ function memory() {
   for (const pid of appTree()) {
     try {
       const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const own = Number(rollup.match(/^Pss:\s+(\d+)/m)?.[1] ?? 0) * 1024;
       rss += Number(rollup.match(/^Rss:\s+(\d+)/m)?.[1] ?? 0) * 1024;
-      pss += Number(rollup.match(/^Pss:\s+(\d+)/m)?.[1] ?? 0) * 1024;
-      names.push(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+      pss += own;
+      names.push(`${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()} ${(own / MB).toFixed(0)} MB`);
     } catch {
       // exited meanwhile
     }
@@ -107,7 +108,7 @@ try {
 
   await sleep(3000);
   const idle = memory();
-  console.log(`# processes: ${idle.names.join(', ')}`);
+  console.log(`# processes at idle (PSS): ${idle.names.join(', ')}`);
 
   const gallery = await driver.findElement(By.css('[data-testid="gallery"]'));
   const { intervals, work } = await driver.executeAsyncScript((el, done) => {
@@ -157,6 +158,7 @@ try {
   );
   await sleep(3000);
   const flung = memory();
+  console.log(`# processes after the fling: ${flung.names.join(', ')}`);
 
   const label = JOBS.toLocaleString('en');
   console.log(
