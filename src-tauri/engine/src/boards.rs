@@ -6,7 +6,7 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::model::{Board, ImageRef, ListQuery};
 use crate::store::boards as b;
-use crate::store::now_ms;
+use crate::store::{now_ms, search_index};
 
 const MAX_NAME_CHARS: usize = 80;
 
@@ -37,9 +37,15 @@ fn smart_filter(q: ListQuery) -> ListQuery {
 }
 
 impl Engine {
-    /// Every board, by name, with its count.
+    /// Every board, by name, with its count. A smart board's search
+    /// counts new jobs too: the search index is brought up to date first.
     pub async fn boards(&self) -> Result<Vec<Board>, EngineError> {
-        self.shared.db(|s| s.read(b::list)).await
+        self.shared
+            .db(|s| {
+                search_index::up_to_date(s)?;
+                s.read(b::list)
+            })
+            .await
     }
 
     /// Create a board; with `filter`, a smart board that shows what matches it.
@@ -146,7 +152,10 @@ impl Engine {
 
     async fn board(&self, id: i64) -> Result<Board, EngineError> {
         self.shared
-            .db(move |s| s.read(|c| b::get(c, id)))
+            .db(move |s| {
+                search_index::up_to_date(s)?;
+                s.read(|c| b::get(c, id))
+            })
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("board {id}")))
     }

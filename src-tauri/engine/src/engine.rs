@@ -13,7 +13,7 @@ use crate::secrets::Keys;
 use crate::shared::{Live, Shared};
 use crate::staging::Staging;
 use crate::store::jobs as q;
-use crate::store::{cancels, ledger, now_ms, search_index, Store, StoreError};
+use crate::store::{cancels, ledger, now_ms, search_index, Store};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
@@ -252,14 +252,11 @@ impl Engine {
     }
 
     pub async fn list(&self, query: ListQuery) -> Result<Vec<JobSummary>, EngineError> {
-        let searching = query
-            .search
-            .as_deref()
-            .is_some_and(|t| !t.trim().is_empty());
+        let searching = is_search(query.search.as_deref());
         self.shared
             .db(move |s| {
                 if searching {
-                    index_new_prompts(s)?;
+                    search_index::up_to_date(s)?;
                 }
                 s.read(|c| q::list(c, &query))
             })
@@ -286,8 +283,8 @@ impl Engine {
         let limit = limit.clamp(1, 200);
         self.shared
             .db(move |s| {
-                if search.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-                    index_new_prompts(s)?;
+                if is_search(search.as_deref()) {
+                    search_index::up_to_date(s)?;
                 }
                 s.read(|c| {
                     Ok(crate::model::PromptHistory {
@@ -583,13 +580,8 @@ fn held_by_live_process(owner: Option<&str>, lease_until: Option<i64>, now: i64)
     lease_until.is_some_and(|t| t > now)
 }
 
-/// New jobs' prompts are indexed after their click (see
-/// `store::search_index`): a search first indexes whatever the scheduler
-/// has not, so it finds every job created before it. Costs one commit only
-/// when something is behind.
-fn index_new_prompts(s: &Store) -> Result<(), StoreError> {
-    if s.read(search_index::behind)? {
-        s.write(|tx| search_index::catch_up(tx).map(drop))?;
-    }
-    Ok(())
+/// Whether `text` searches prompts (and so needs the search index up to
+/// date first: new jobs are indexed after their click).
+fn is_search(text: Option<&str>) -> bool {
+    text.is_some_and(|t| !t.trim().is_empty())
 }

@@ -150,3 +150,27 @@ async fn deletes_of_unindexed_jobs_and_reused_rowids_keep_search_right() {
     }
     assert_index_sound(&store);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smart_board_counts_a_job_created_right_before() {
+    let t = env();
+    let board = t
+        .engine
+        .create_board(
+            "kettles",
+            Some(ListQuery {
+                search: Some("kettle".into()),
+                ..ListQuery::default()
+            }),
+        )
+        .await
+        .expect("board");
+    assert_eq!(board.count, 0);
+    t.engine
+        .create_job(new_job("board-1", "a copper kettle on a stove"))
+        .await
+        .expect("create");
+    let boards = t.engine.boards().await.expect("boards");
+    assert_eq!(boards.len(), 1);
+    assert_eq!(boards[0].count, 1, "the board counts the new job");
+}

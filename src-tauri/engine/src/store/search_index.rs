@@ -4,16 +4,14 @@
 //! catches up in its own transaction, and a search catches up before it
 //! reads, so a search finds every job created before it.
 
-use super::Result;
-use rusqlite::{params, Connection, OptionalExtension};
+use super::{Result, Store};
+use rusqlite::{params, Connection};
 
 /// The highest rowid indexed and the highest rowid in `jobs`.
 fn marks(conn: &Connection) -> Result<(i64, i64)> {
     let indexed: i64 = conn
         .prepare_cached("SELECT indexed_through FROM search_index WHERE id = 1")?
-        .query_row([], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
+        .query_row([], |r| r.get(0))?;
     let newest: i64 = conn
         .prepare_cached("SELECT IFNULL(MAX(rowid), 0) FROM jobs")?
         .query_row([], |r| r.get(0))?;
@@ -24,6 +22,16 @@ fn marks(conn: &Connection) -> Result<(i64, i64)> {
 pub fn behind(conn: &Connection) -> Result<bool> {
     let (indexed, newest) = marks(conn)?;
     Ok(newest > indexed)
+}
+
+/// Before a read that matches prompts (a search, a smart board's count):
+/// index what the scheduler has not yet, so the read finds every job
+/// created before it. A commit only when something is behind.
+pub fn up_to_date(store: &Store) -> Result<()> {
+    if store.read(behind)? {
+        store.write(|tx| catch_up(tx).map(drop))?;
+    }
+    Ok(())
 }
 
 /// Index every job not indexed yet; how many. Writes nothing when none is
