@@ -83,7 +83,7 @@ impl Engine {
         for new in &news {
             match self.prepare(new.clone()).await {
                 Ok(p) => prepared.push(p),
-                Err(e) => return self.existing(&news).await?.unwrap_or(Err(e)),
+                Err(refused) => return self.existing_or(&news, refused).await,
             }
         }
         let budget = sh.live().monthly_budget_micros;
@@ -149,12 +149,14 @@ impl Engine {
         Ok(jobs)
     }
 
-    /// The jobs of a re-sent request, if every one of them exists (each
-    /// checked to be the same request, else a conflict).
-    async fn existing(
+    /// A request that failed a check: the jobs of it when every one exists
+    /// (a re-send, each checked to be the same request, else a conflict),
+    /// otherwise `refused`.
+    async fn existing_or(
         &self,
         news: &[NewJob],
-    ) -> Result<Option<Result<Vec<JobSummary>, EngineError>>, EngineError> {
+        refused: EngineError,
+    ) -> Result<Vec<JobSummary>, EngineError> {
         let keys: Vec<String> = news.iter().map(|n| n.request_id.clone()).collect();
         let found = self
             .shared
@@ -167,14 +169,12 @@ impl Engine {
             })
             .await?;
         if !found.iter().all(Option::is_some) {
-            return Ok(None);
+            return Err(refused);
         }
-        Ok(Some(
-            news.iter()
-                .zip(found)
-                .filter_map(|(new, f)| f.map(|f| same_request(new, f)))
-                .collect(),
-        ))
+        news.iter()
+            .zip(found)
+            .filter_map(|(new, f)| f.map(|f| same_request(new, f)))
+            .collect()
     }
 
     /// Check one request against its provider and model, its references

@@ -866,13 +866,15 @@ pub fn next_attempt(tx: &Transaction<'_>, id: &str) -> Result<u32> {
 /// they are due, oldest first.
 const QUEUE_ORDER: &str = "priority DESC, next_run_at, created_at, id";
 
+/// A queued job that may run now (`?1` is now).
+const DUE: &str = "status = 'queued' AND held = 0 AND next_run_at <= ?1";
+
 /// The next queued job of `provider` that is due, in queue order.
 pub fn next_due(tx: &Transaction<'_>, provider: &str, now: i64) -> Result<Option<String>> {
     Ok(tx
         .query_row(
             &format!(
-                "SELECT id FROM jobs WHERE status = 'queued' AND held = 0 AND next_run_at <= ?1 \
-                 AND provider = ?2 ORDER BY {QUEUE_ORDER} LIMIT 1"
+                "SELECT id FROM jobs WHERE {DUE} AND provider = ?2 ORDER BY {QUEUE_ORDER} LIMIT 1"
             ),
             params![now, provider],
             |r| r.get(0),
@@ -884,19 +886,15 @@ pub fn next_due(tx: &Transaction<'_>, provider: &str, now: i64) -> Result<Option
 /// scheduler asks before taking the write lock for another claim).
 pub fn has_due(conn: &Connection, provider: &str, now: i64) -> Result<bool> {
     Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND held = 0 \
-             AND next_run_at <= ?1 AND provider = ?2)",
-        )?
+        .prepare_cached(&format!(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE {DUE} AND provider = ?2)"
+        ))?
         .query_row(params![now, provider], |r| r.get(0))?)
 }
 
 /// Providers that have due work, so the scheduler asks only about those.
 pub fn providers_with_due_work(conn: &Connection, now: i64) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT DISTINCT provider FROM jobs WHERE status = 'queued' AND held = 0 \
-         AND next_run_at <= ?1",
-    )?;
+    let mut stmt = conn.prepare(&format!("SELECT DISTINCT provider FROM jobs WHERE {DUE}"))?;
     let rows = stmt.query_map([now], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
