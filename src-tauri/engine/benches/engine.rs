@@ -10,8 +10,10 @@
 //! Criterion prints each figure; the summary at the end prints the ratios
 //! from interleaved runs (medians), which is what the README quotes.
 
+#[path = "support/images.rs"]
+mod images;
+
 use criterion::Criterion;
-use easel_engine::library::metadata::GenerationParams;
 use easel_engine::library::validate::ImageLimits;
 use easel_engine::library::Library;
 use easel_engine::{Config, Engine, JobEvent, JobStatus, NewJob, RunUntil};
@@ -132,33 +134,13 @@ fn image_work(files: &Path) -> Duration {
     let times = (0..40u64)
         .map(|n| {
             let t = Instant::now();
-            let img =
-                easel_engine::providers::offline::render::render("a lighthouse at dusk", n, 64, 64);
-            let mut png = std::io::Cursor::new(Vec::new());
-            image::DynamicImage::ImageRgb8(img)
-                .write_to(&mut png, image::ImageFormat::Png)
-                .expect("encode");
-            lib.save(png.get_ref(), &params(n), 1).expect("save");
+            let png = images::offline_png(n, 64);
+            lib.save(&png, &images::params(format!("residual-{n:08}"), n, 64), 1)
+                .expect("save");
             t.elapsed()
         })
         .collect();
     median(times)
-}
-
-fn params(n: u64) -> GenerationParams {
-    GenerationParams {
-        job_id: format!("residual-{n:08}"),
-        output_index: 0,
-        prompt: "a lighthouse at dusk".into(),
-        negative_prompt: None,
-        seed: Some(n),
-        revised_prompt: None,
-        width: 64,
-        height: 64,
-        provider: "offline".into(),
-        model: "offline-sketch".into(),
-        created_at: chrono::Utc::now(),
-    }
 }
 
 /// WAL frames (pages) one call of `commit` appends, averaged over

@@ -9,15 +9,16 @@
 //! flight (threads), in images per second; the target is ≥ 0.8 of the
 //! plain rate.
 
-use chrono::Utc;
+#[path = "support/images.rs"]
+mod images;
+
 use criterion::Criterion;
-use easel_engine::library::metadata::GenerationParams;
 use easel_engine::library::thumbnail::thumbnail_png;
 use easel_engine::library::validate::ImageLimits;
 use easel_engine::library::Library;
-use image::{DynamicImage, ImageFormat};
+use images::{offline_png, params};
 use sha2::{Digest, Sha256};
-use std::io::{Cursor, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -26,34 +27,9 @@ const SIDE: u32 = 2048;
 /// Images per measured round, split across the threads.
 const ROUND: u64 = 24;
 
-fn source_png(seed: u64) -> Vec<u8> {
-    let img =
-        easel_engine::providers::offline::render::render("a lighthouse at dusk", seed, SIDE, SIDE);
-    let mut out = Cursor::new(Vec::new());
-    DynamicImage::ImageRgb8(img)
-        .write_to(&mut out, ImageFormat::Png)
-        .expect("encode");
-    out.into_inner()
-}
-
-fn params(n: u64) -> GenerationParams {
-    GenerationParams {
-        job_id: format!("job-{n:08}"),
-        output_index: 0,
-        prompt: "a lighthouse at dusk, oil painting, golden hour".into(),
-        negative_prompt: None,
-        seed: Some(n),
-        revised_prompt: None,
-        width: SIDE,
-        height: SIDE,
-        provider: "offline".into(),
-        model: "offline-sketch".into(),
-        created_at: Utc::now(),
-    }
-}
-
 fn ours(lib: &Library, png: &[u8], n: u64) {
-    lib.save(png, &params(n), 1).expect("save");
+    lib.save(png, &params(format!("job-{n:08}"), n, SIDE), 1)
+        .expect("save");
 }
 
 fn plain(dir: &Path, png: &[u8], n: u64) {
@@ -98,7 +74,7 @@ fn main() {
     std::fs::create_dir_all(lib.root()).expect("library");
     let plain_dir = dir.path().join("plain");
     std::fs::create_dir_all(&plain_dir).expect("plain");
-    let png = source_png(7);
+    let png = offline_png(7, SIDE);
     println!("source: {SIDE}×{SIDE} PNG, {} KiB", png.len() / 1024);
     let counter = AtomicU64::new(1_000_000);
     let n = || counter.fetch_add(1, Ordering::Relaxed);

@@ -10,6 +10,9 @@
 //!
 //! Prints `BENCH|…` lines for `scripts/bench.sh`.
 
+#[path = "support/images.rs"]
+mod images;
+
 use criterion::Criterion;
 use easel_engine::library::thumbnail::thumbnail_png;
 use easel_engine::library::validate::{validate, ImageLimits};
@@ -20,16 +23,6 @@ use std::time::{Duration, Instant};
 
 const SIDE: u32 = 2048;
 const THUMB: u32 = 384;
-
-fn source_png() -> Vec<u8> {
-    let img =
-        easel_engine::providers::offline::render::render("a lighthouse at dusk", 7, SIDE, SIDE);
-    let mut out = Cursor::new(Vec::new());
-    DynamicImage::ImageRgb8(img)
-        .write_to(&mut out, ImageFormat::Png)
-        .expect("encode");
-    out.into_inner()
-}
 
 fn ours(png: &[u8]) -> Vec<u8> {
     let decoded = validate(png, &ImageLimits::default()).expect("valid");
@@ -77,7 +70,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let png = source_png();
+    let png = images::offline_png(7, SIDE);
     let mut c = Criterion::default()
         .sample_size(10)
         .measurement_time(Duration::from_secs(5))
