@@ -20,6 +20,8 @@ const need = (name) => {
 const APP = need('EASEL_APP_BIN');
 const DRIVER = need('EASEL_DRIVER_URL');
 const JOBS = Number(process.env.EASEL_BENCH_APP_JOBS ?? 100_000);
+// Distinct thumbnails the library's cards show (1: every card the same image).
+const THUMBS = Number(process.env.EASEL_BENCH_APP_THUMBS ?? 2_000);
 const FRAME = 1000 / 60;
 const MB = 1024 * 1024;
 
@@ -75,7 +77,7 @@ function memory() {
 
 console.log(`# filling a library of ${JOBS.toLocaleString('en')} jobs`);
 console.log(
-  execFileSync(need('EASEL_FILL_BIN'), [need('EASEL_DATA_DIR'), need('EASEL_LIBRARY_DIR'), String(JOBS)], {
+  execFileSync(need('EASEL_FILL_BIN'), [need('EASEL_DATA_DIR'), need('EASEL_LIBRARY_DIR'), String(JOBS), String(THUMBS)], {
     encoding: 'utf8',
   }).trim(),
 );
@@ -159,6 +161,16 @@ try {
   await sleep(3000);
   const flung = memory();
   console.log(`# processes after the fling: ${flung.names.join(', ')}`);
+  // What the web process keeps once the old page and its script heap are
+  // gone (caches, and what its allocators hold on to after the peak).
+  await driver.navigate().refresh();
+  await driver.wait(
+    () => driver.executeScript(() => document.querySelectorAll('[data-testid="job-card"]').length > 0),
+    60_000,
+  );
+  await sleep(3000);
+  const reloaded = memory();
+  console.log(`# processes after a reload: ${reloaded.names.join(', ')}`);
 
   const label = JOBS.toLocaleString('en');
   console.log(

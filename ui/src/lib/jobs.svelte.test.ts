@@ -33,7 +33,7 @@ vi.mock('./api', () => ({
     e && typeof e === 'object' && 'kind' in e ? (e as { kind: string }).kind : null,
 }));
 
-const { JobStore, PAGE_SIZE } = await import('./jobs.svelte');
+const { JobStore, PAGE_SIZE, RESIDENT_JOBS } = await import('./jobs.svelte');
 
 function job(
   id: string,
@@ -353,5 +353,106 @@ describe('JobStore queue and removal', () => {
     await store.ensure(['far', 'missing']);
     expect(store.get('far')!.status).toBe('processing');
     expect(store.get('missing')).toBeUndefined();
+  });
+});
+
+describe('JobStore keeps a bounded gallery', () => {
+  const N = RESIDENT_JOBS + 8 * PAGE_SIZE;
+
+  /** A store flung through a library larger than its budget, showing the end. */
+  async function flungStore(
+    extra: (i: number) => Partial<JobSummary> = () => ({}),
+  ): Promise<InstanceType<typeof JobStore>> {
+    for (let i = 0; i < N; i += 1) {
+      save(job(`j${i}`, i + 2, 'completed', 100_000 + i, { width: 500 + (i % 7), height: 400, ...extra(i) }));
+    }
+    const store = await startedStore();
+    while (store.hasMore) {
+      await store.loadMore();
+      void store.showing(Math.max(0, store.view.length - 20), store.view.length - 1);
+    }
+    await settle();
+    api.listJobs.mockClear();
+    return store;
+  }
+
+  const stored = (id: string) => db.find((j) => j.id === id);
+
+  it('drops the copies far from the rows on screen and keeps their place and shape', async () => {
+    const store = await flungStore();
+    expect(store.view).toHaveLength(N + 1);
+    expect(new Set(store.view).size).toBe(N + 1);
+    expect(store.residentCount).toBeLessThanOrEqual(RESIDENT_JOBS);
+    expect(store.residentCount).toBeGreaterThan(0);
+    const top = store.view[0];
+    expect(store.get(top)).toBeUndefined();
+    expect(store.knows(top)).toBe(true);
+    expect(store.shape(top)).toMatchObject({ width: stored(top)!.width, height: 400 });
+    // The rows on screen are whole.
+    const end = store.view.at(-1)!;
+    expect(store.get(end)).toEqual(stored(end));
+  });
+
+  it('fetches dropped rows again, in one keyset page, when the grid comes back to them', async () => {
+    const store = await flungStore();
+    const order = [...store.view];
+    await store.showing(100, 160);
+    expect(api.listJobs).toHaveBeenCalledTimes(1);
+    const before = stored(order[99])!;
+    expect(api.listJobs.mock.calls[0][0]).toMatchObject({ before: [before.created_at, before.id] });
+    for (let i = 100; i <= 160; i += 1) expect(store.get(order[i])).toEqual(stored(order[i]));
+    expect(store.view).toEqual(order);
+    // Showing them again fetches nothing.
+    await store.showing(100, 160);
+    expect(api.listJobs).toHaveBeenCalledTimes(1);
+  });
+
+  it('takes a newer copy of a dropped job, and never an older one', async () => {
+    const store = await flungStore();
+    const id = store.view[5];
+    const old = stored(id)!;
+    event({ ...old, seq: N + 100, favorite: true });
+    expect(store.get(id)!.favorite).toBe(true);
+    // Scroll through more than the budget and away (the copy is dropped),
+    // then a stale answer arrives.
+    await store.fill(0, RESIDENT_JOBS);
+    void store.showing(N - 20, N);
+    expect(store.get(id)).toBeUndefined();
+    expect(store.upsert(old)).toBe(false);
+    expect(store.get(id)).toBeUndefined();
+    await store.fill(5, 5);
+    expect(store.get(id)!.favorite).toBe(true);
+  });
+
+  it('never drops jobs in flight, queued, or kept (the selection)', async () => {
+    const store = await flungStore((i) => (i === 1 ? { status: 'processing' } : i === 2 ? { status: 'queued' } : {}));
+    expect(store.get('j1')!.status).toBe('processing');
+    expect(store.get('j2')!.status).toBe('queued');
+    // The selection is kept whole from the moment it is chosen.
+    await store.fill(0, RESIDENT_JOBS);
+    const picked = store.view[20];
+    store.keep = (id) => id === picked;
+    void store.showing(N - 20, N);
+    expect(store.get(picked)).toEqual(stored(picked));
+    expect(store.get(store.view[21])).toBeUndefined();
+  });
+
+  it('takes a dropped job deleted meanwhile out of the gallery when it comes back on screen', async () => {
+    const store = await flungStore();
+    const id = store.view[3];
+    db = db.filter((j) => j.id !== id);
+    await store.showing(0, 10);
+    expect(store.view).not.toContain(id);
+    expect(store.knows(id)).toBe(false);
+    expect(store.view.slice(0, 10).every((v) => store.get(v))).toBe(true);
+  });
+
+  it('forgets dropped jobs under a new filter', async () => {
+    const store = await flungStore();
+    const top = store.view[0];
+    await store.setFilter({ status: 'failed' });
+    expect(store.knows(top)).toBe(false);
+    await store.setFilter({});
+    expect(store.view.slice(0, PAGE_SIZE).every((v) => store.get(v))).toBe(true);
   });
 });

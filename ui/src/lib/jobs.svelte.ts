@@ -48,6 +48,22 @@ const MAX_SINGLE_CHECKS = 200;
  * pages again as the user scrolls (a refetch is rare: a missed event).
  */
 const MAX_REFETCH_ROWS = 5 * MAX_LIMIT;
+/**
+ * Full copies of gallery jobs kept beyond the ones near the viewport. A
+ * flung-through library of 100,000 jobs held every copy (about 2 KB each in
+ * the app's web process); past this many, those far from the viewport are
+ * dropped to their place in the order and their shape, and fetched again
+ * when the grid comes back to them.
+ */
+export const RESIDENT_JOBS = 3 * MAX_LIMIT;
+/** Rows on either side of the grid's visible ones that are never dropped. */
+const KEEP_AROUND = 2 * PAGE_SIZE;
+
+/**
+ * What the grid needs of a job it does not hold: its place and its shape,
+ * and the seq of the copy they came from.
+ */
+type Shape = Pick<JobSummary, 'created_at' | 'width' | 'height' | 'seq'>;
 
 /** Whether any filter narrows the gallery (an empty result is then "no match"). */
 export function isFiltered(f: GalleryFilter): boolean {
@@ -56,6 +72,14 @@ export function isFiltered(f: GalleryFilter): boolean {
 
 export class JobStore {
   readonly #jobs = new SvelteMap<string, JobSummary>();
+  /** The place and shape of every job in the view, held or dropped. */
+  readonly #shapes = new Map<string, Shape>();
+  /** The view's rows the grid shows (with its margin), as [first, last]. */
+  #window: [number, number] = [0, 0];
+  /** Dropped jobs being fetched again. */
+  readonly #hydrating = new Set<string>();
+  /** Jobs the UI still needs in full whatever their place (the selection). */
+  keep: (id: string) => boolean = () => false;
 
   /** Ids in gallery order (newest first) under `filter`, as far as loaded. */
   view = $state.raw<string[]>([]);
@@ -104,9 +128,110 @@ export class JobStore {
   #refetchAgain = false;
   #unlisten: (() => void) | null = null;
 
-  /** The latest copy of a job (reactive per job). */
+  /**
+   * The latest copy of a job (reactive per job); undefined for a gallery job
+   * far from the viewport whose copy was dropped (see `showing`).
+   */
   get(id: string): JobSummary | undefined {
     return this.#jobs.get(id);
+  }
+
+  /** Whether the store holds the job or its place in the gallery. */
+  knows(id: string): boolean {
+    return this.#jobs.has(id) || this.#shapes.has(id);
+  }
+
+  /** A gallery job's width and height, held or dropped (1×1 if unknown). */
+  shape(id: string): { width: number; height: number } {
+    return this.#jobs.get(id) ?? this.#shapes.get(id) ?? { width: 1, height: 1 };
+  }
+
+  #keyOf(id: string): JobKey {
+    const known = this.#jobs.get(id) ?? this.#shapes.get(id);
+    return known ? [known.created_at, id] : [Number.POSITIVE_INFINITY, ''];
+  }
+
+  /** How many gallery jobs are held in full (the rest are dropped). */
+  get residentCount(): number {
+    let n = 0;
+    for (const id of this.#viewSet) if (this.#jobs.has(id)) n += 1;
+    return n;
+  }
+
+  /**
+   * The grid shows the view's rows `first..=last`: fetch the dropped ones
+   * among them, and drop copies far from them when too many are held.
+   */
+  showing(first: number, last: number): Promise<void> {
+    this.#window = [first, last];
+    this.#dropFar();
+    return this.fill(first, last);
+  }
+
+  /**
+   * How many copies stayed after the last drop (what the window, the jobs
+   * in flight and the selection hold): the next drop waits for a page more.
+   */
+  #kept = 0;
+
+  /** Drop the full copies of gallery jobs far from the window, past the budget. */
+  #dropFar(): void {
+    if (this.#jobs.size <= Math.max(RESIDENT_JOBS, this.#kept + PAGE_SIZE)) return;
+    const view = this.view;
+    const lo = this.#window[0] - KEEP_AROUND;
+    const hi = this.#window[1] + KEEP_AROUND;
+    for (let i = 0; i < view.length; i += 1) {
+      if (i >= lo && i <= hi) {
+        i = hi; // the rows near the window stay
+        continue;
+      }
+      const id = view[i];
+      // What is in flight, queued, held, selected or changing stays whole.
+      if (this.#active.has(id) || this.#queued.has(id) || this.#touched.has(id) || this.keep(id)) continue;
+      this.#jobs.delete(id);
+    }
+    this.#kept = this.#jobs.size;
+  }
+
+  /** Fetch the full copies of the view's rows `first..=last` that were dropped. */
+  async fill(first: number, last: number): Promise<void> {
+    const view = this.view;
+    const generation = this.#generation;
+    const missing = (i: number) => !this.#jobs.has(view[i]) && !this.#hydrating.has(view[i]);
+    const runs: [number, number][] = [];
+    for (let i = Math.max(0, first); i <= Math.min(view.length - 1, last); i += 1) {
+      if (!missing(i)) continue;
+      const start = i;
+      while (i + 1 <= last && i + 1 < view.length && i + 1 - start < MAX_LIMIT / 2 && missing(i + 1)) i += 1;
+      runs.push([start, i]);
+    }
+    await Promise.all(runs.map(([a, b]) => this.#fillRun(view, a, b, generation)));
+  }
+
+  /**
+   * One run of dropped rows: the page that follows the row before it (the
+   * keyset cursor), then one by one whatever that page no longer holds
+   * (deleted meanwhile: they leave the view).
+   */
+  async #fillRun(view: string[], a: number, b: number, generation: number): Promise<void> {
+    const ids = view.slice(a, b + 1);
+    for (const id of ids) this.#hydrating.add(id);
+    try {
+      // A little more than the run: jobs created meanwhile push rows down.
+      const query: ListQuery = { ...toQuery(this.filter), limit: Math.min(MAX_LIMIT, ids.length + 50) };
+      if (a > 0) {
+        const [at, id] = this.#keyOf(view[a - 1]);
+        query.before = [at, id];
+      }
+      const rows = await listJobs(query);
+      if (generation !== this.#generation) return;
+      for (const row of rows) this.upsert(row);
+      await this.#fetchEach(ids.filter((id) => !this.#jobs.has(id) && this.#viewSet.has(id)).slice(0, MAX_SINGLE_CHECKS));
+    } catch (err) {
+      if (generation === this.#generation) this.error = errorMessage(err);
+    } finally {
+      for (const id of ids) this.#hydrating.delete(id);
+    }
   }
 
   /** The loaded gallery as summaries (small views and tests). */
@@ -139,7 +264,12 @@ export class JobStore {
   #apply(job: JobSummary): boolean {
     const known = this.#jobs.get(job.id);
     if (known && job.seq <= known.seq) return false;
+    const shape = this.#shapes.get(job.id);
+    // A copy older than the one that was dropped (a page that raced an
+    // event) would roll the job back.
+    if (!known && shape && job.seq < shape.seq) return false;
     this.#jobs.set(job.id, job);
+    this.#shapes.set(job.id, { created_at: job.created_at, width: job.width, height: job.height, seq: job.seq });
     if (this.#loadsInFlight > 0) this.#touched.add(job.id);
 
     if (isActive(job.status) || job.held) this.#active.add(job.id);
@@ -169,10 +299,7 @@ export class JobStore {
     const view = this.view;
     const at = insertionIndex(
       view.length,
-      (i) => {
-        const other = this.#jobs.get(view[i]);
-        return other ? keyOf(other) : [Number.POSITIVE_INFINITY, ''];
-      },
+      (i) => this.#keyOf(view[i]),
       keyOf(job),
     );
     const next = view.slice();
@@ -236,6 +363,7 @@ export class JobStore {
       }
       if (fresh.length > 0) this.view = this.view.concat(fresh);
       this.#loaded(rows, rows.length === PAGE_SIZE, true);
+      this.#dropFar();
     });
   }
 
@@ -308,7 +436,12 @@ export class JobStore {
       }
       this.#viewSet = new Set(ids);
       this.view = ids;
+      // Dropped jobs the new view does not hold are forgotten.
+      for (const id of this.#shapes.keys()) {
+        if (!this.#jobs.has(id) && !this.#viewSet.has(id)) this.#shapes.delete(id);
+      }
       this.#loaded(rows, more, false);
+      this.#dropFar();
     });
   }
 
@@ -386,6 +519,7 @@ export class JobStore {
     let queueChanged = false;
     for (const id of gone) {
       this.#jobs.delete(id);
+      this.#shapes.delete(id);
       this.#active.delete(id);
       this.#touched.delete(id);
       queueChanged = this.#queued.delete(id) || queueChanged;
