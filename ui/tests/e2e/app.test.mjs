@@ -1439,6 +1439,26 @@ test('100,000 jobs: the grid stays small and pages by keyset while scrolling', T
   const gallery = page.getByTestId('gallery');
   const domCards = () => cards(page).count();
   const top = await cards(page).first().evaluate((el) => [el.dataset.id, el.getAttribute('aria-label')]);
+  // A fling: the cards flying past fetch no images; they load once it slows.
+  const images = () => document.querySelectorAll('[data-testid="job-card"] .thumb img').length;
+  await until(page, images, null, 'the first images');
+  const flung = await gallery.evaluate(async (el) => {
+    el.scrollTop += 2500;
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const onScreen = [...document.querySelectorAll('[data-testid="job-card"]')].filter(
+      (c) => c.getBoundingClientRect().top > 0 && c.getBoundingClientRect().bottom < innerHeight,
+    );
+    return [onScreen.length, onScreen.filter((c) => c.querySelector('.thumb img')).length];
+  });
+  assert.ok(flung[0] > 0, 'cards on screen while flung');
+  assert.equal(flung[1], 0, 'no image fetched while flung');
+  await until(
+    page,
+    () => [...document.querySelectorAll('[data-testid="job-card"] .thumb img')].some((i) => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().top > 0),
+    null,
+    'images once the fling stops',
+  );
+  await gallery.evaluate((el) => (el.scrollTop = 0));
   assert.ok((await domCards()) <= 60, 'only visible rows are rendered');
   for (let i = 0; i < 60; i += 1) {
     await gallery.evaluate(async (el) => {
@@ -1461,6 +1481,13 @@ test('100,000 jobs: the grid stays small and pages by keyset while scrolling', T
   await settled();
   const before = (await calls(page, 'list_jobs')).length;
   await gallery.evaluate((el) => (el.scrollTop = 0));
+  // The grid has drawn the top once its first cell is the first job (whole or being fetched).
+  await until(
+    page,
+    (id) => document.querySelector('[data-testid="job-card"], [data-testid="card-loading"]')?.dataset.id === id,
+    top[0],
+    'the top of the grid',
+  );
   await cards(page).first().waitFor();
   await settled();
   const refetched = (await calls(page, 'list_jobs')).slice(before);
