@@ -179,7 +179,7 @@ try {
   console.log(
     `# memory at idle: RSS ${(idle.rss / MB).toFixed(0)} MB, PSS ${(idle.pss / MB).toFixed(0)} MB; after the fling: RSS ${(flung.rss / MB).toFixed(0)} MB, PSS ${(flung.pss / MB).toFixed(0)} MB`,
   );
-  row(`app cold start to first gallery paint, ${label} jobs (WebDriver launch included)`, `${start.toFixed(0)} ms`, '-', '-', '< 1 s', start < 1000);
+  row(`app cold start to first gallery paint, ${label} jobs (${process.env.EASEL_DESKTOP_PROFILE ?? 'debug'} build, WebDriver launch included)`, `${start.toFixed(0)} ms`, '-', '-', '< 1 s', start < 1000);
   row(`app + web processes memory at idle, ${label} jobs (PSS; RSS ${(idle.rss / MB).toFixed(0)} MB)`, `${(idle.pss / MB).toFixed(0)} MB`, '-', '-', '< 200 MB', idle.pss < 200 * MB);
   row(`app + web processes memory after flinging through ${label} jobs (PSS; RSS ${(flung.rss / MB).toFixed(0)} MB)`, `${(flung.pss / MB).toFixed(0)} MB`, '-', '-', '< 300 MB', flung.pss < 300 * MB);
   const p95 = pct(intervals, 0.95);

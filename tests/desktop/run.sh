@@ -9,7 +9,8 @@
 # them); tauri-driver is built into target/tools on first use.
 # Tunables: EASEL_DESKTOP_SKIP_BUILD=1 reuses the existing debug binaries;
 # EASEL_DESKTOP_ONLY=PATTERN runs only the tests whose names match;
-# EASEL_DESKTOP_BENCH=1 runs the app benchmark (bench.mjs) instead of the tests.
+# EASEL_DESKTOP_BENCH=1 runs the app benchmark (bench.mjs) instead of the tests;
+# EASEL_DESKTOP_PROFILE=release uses release binaries.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -33,7 +34,13 @@ if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
   cargo install --quiet --locked --version "$TAURI_DRIVER_VERSION" --root "$TOOLS" tauri-driver
 fi
 
-if [ "${EASEL_DESKTOP_SKIP_BUILD:-0}" != 1 ]; then
+# EASEL_DESKTOP_PROFILE=release runs (and builds) the release binaries
+# instead, for the app benchmark's figures as users get them.
+PROFILE="${EASEL_DESKTOP_PROFILE:-debug}"
+if [ "$PROFILE" = release ] && [ "${EASEL_DESKTOP_SKIP_BUILD:-0}" != 1 ]; then
+  log "building the app and the CLI (release)"
+  cargo build --release -p easel -p easel-cli
+elif [ "${EASEL_DESKTOP_SKIP_BUILD:-0}" != 1 ]; then
   log "building the app and the CLI"
   # The same units and features as `cargo test --workspace` (tests selected,
   # so dev-dependency features are unified the same way): after the test run
@@ -45,9 +52,9 @@ if [ "${EASEL_DESKTOP_BENCH:-0}" = 1 ]; then
   # The benchmark's library is written by an engine example.
   cargo build -p easel-engine --example fill_library
 fi
-APP="$TARGET_DIR/debug/easel"
-CLI="$TARGET_DIR/debug/easel-cli"
-[ -x "$APP" ] && [ -x "$CLI" ] || { log "no binaries in $TARGET_DIR/debug"; exit 1; }
+APP="$TARGET_DIR/$PROFILE/easel"
+CLI="$TARGET_DIR/$PROFILE/easel-cli"
+[ -x "$APP" ] && [ -x "$CLI" ] || { log "no binaries in $TARGET_DIR/$PROFILE"; exit 1; }
 
 if ! cmp -s "$HERE/package-lock.json" "$HERE/node_modules/.easel-lock-stamp" 2>/dev/null; then
   (cd "$HERE" && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.easel-lock-stamp)

@@ -10,6 +10,10 @@
 // that is not the last seq this window saw, something was missed (a dropped
 // event, a change that emits none such as a delete, a reloaded window): the
 // store refetches what it has loaded instead of guessing.
+//
+// The gallery's order is kept whole however far the user scrolls, but full
+// copies only near the rows on screen (`showing`): the others are dropped to
+// their place and shape and fetched again when the grid comes back to them.
 // The plain Sets here are private bookkeeping that no template reads; what
 // templates read is reactive (the SvelteMap of jobs, `view`, the queue).
 /* eslint-disable svelte/prefer-svelte-reactivity */
