@@ -447,6 +447,17 @@ describe('JobStore keeps a bounded gallery', () => {
     expect(store.view.slice(0, 10).every((v) => store.get(v))).toBe(true);
   });
 
+  it('reports a failed fetch of dropped rows, and clears it when one succeeds', async () => {
+    const store = await flungStore();
+    api.listJobs.mockRejectedValueOnce(new Error('database is locked'));
+    await store.showing(0, 10);
+    expect(store.error).toBe('database is locked');
+    expect(store.get(store.view[0])).toBeUndefined();
+    await store.showing(0, 10);
+    expect(store.error).toBeNull();
+    expect(store.get(store.view[0])).toEqual(stored(store.view[0]));
+  });
+
   it('forgets dropped jobs under a new filter', async () => {
     const store = await flungStore();
     const top = store.view[0];

@@ -76,12 +76,14 @@ export function isFiltered(f: GalleryFilter): boolean {
 
 export class JobStore {
   readonly #jobs = new SvelteMap<string, JobSummary>();
-  /** The place and shape of every job in the view, held or dropped. */
+  /** The place and shape of every job the store holds or dropped from the view. */
   readonly #shapes = new Map<string, Shape>();
   /** The view's rows the grid shows (with its margin), as [first, last]. */
   #window: [number, number] = [0, 0];
   /** Dropped jobs being fetched again. */
   readonly #hydrating = new Set<string>();
+  /** The error shown is from fetching dropped jobs again (the next success clears it). */
+  #fillFailed = false;
   /** Jobs the UI still needs in full whatever their place (the selection). */
   keep: (id: string) => boolean = () => false;
 
@@ -231,8 +233,15 @@ export class JobStore {
       if (generation !== this.#generation) return;
       for (const row of rows) this.upsert(row);
       await this.#fetchEach(ids.filter((id) => !this.#jobs.has(id) && this.#viewSet.has(id)).slice(0, MAX_SINGLE_CHECKS));
+      if (this.#fillFailed) {
+        this.#fillFailed = false;
+        this.error = null;
+      }
     } catch (err) {
-      if (generation === this.#generation) this.error = errorMessage(err);
+      if (generation === this.#generation) {
+        this.error = errorMessage(err);
+        this.#fillFailed = true;
+      }
     } finally {
       for (const id of ids) this.#hydrating.delete(id);
     }
