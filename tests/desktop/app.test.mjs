@@ -748,7 +748,7 @@ test('compare, previews and boards in the real app: one prompt to two models, th
   const cardsShown = () => driver.executeScript(() => document.querySelectorAll('[data-testid="job-card"]').length);
   await waitFor(async () => (await cardsShown()) === 1, 'the board shows its one image');
   await shot('14-board');
-  await driver.findElement(By.css(`[data-id="${ids[0]}"] button.open`)).click();
+  await driver.wait(until.elementLocated(By.css(`[data-id="${ids[0]}"] button.open`)), WAIT).click();
   await driver.wait(until.elementLocated(By.css('[data-testid="remove-from-board"]')), WAIT).click();
   await waitFor(async () => (await count()) === '0', 'the image came off the board');
   await driver.actions().sendKeys(Key.ESCAPE).perform();
@@ -756,7 +756,8 @@ test('compare, previews and boards in the real app: one prompt to two models, th
 
   // A smart board from the filters: favorites of the last 7 days.
   await driver.findElement(By.xpath('//button[normalize-space()="All images"]')).click();
-  await driver.findElement(By.css(`[data-id="${ids[1]}"] button.open`)).sendKeys('f');
+  // The gallery loads again from the top: wait for the card.
+  await driver.wait(until.elementLocated(By.css(`[data-id="${ids[1]}"] button.open`)), WAIT).sendKeys('f');
   await waitFor(() => cli('show', ids[1], '--json').job.favorite === true, 'the favorite reached the engine');
   await driver.findElement(By.xpath('//*[@role="search"]//button[contains(., "Favorites")]')).click();
   await selectValue('[role="search"] select[aria-label="Date"]', 'week');
