@@ -5,11 +5,15 @@
 //! page of 200, a page deep in the list, each status, provider, model, a
 //! date, favorites, and prompt search by prefix and by phrase.
 //! `store::jobs::tests` checks that each reads an index in order.
+//! Then the scheduler's own statements in the same library, through the
+//! store's functions: the running count every claim makes (its provider
+//! has about 200,000 jobs) and the queue's counts.
 
 #[path = "support/library.rs"]
 mod library;
 
 use criterion::Criterion;
+use easel_engine::store::{jobs as q, Store};
 use easel_engine::{Config, Engine, JobStatus, ListQuery, Period};
 use library::{gallery_shape, Rng};
 use std::time::{Duration, Instant};
@@ -203,6 +207,45 @@ fn main() {
         println!(
             "BENCH|gallery query at 1M jobs: {name} ({rows} rows)|{ms:.2} ms|-|-|< {target_ms} ms|{}",
             ms < *target_ms
+        );
+    }
+
+    // The scheduler's statements, on the store itself (the engine holds
+    // the database's open lock, so it goes first).
+    drop(eng);
+    let store = Store::open(&config().db_path(), Duration::from_secs(5)).expect("store");
+    let median_ms = |run: &dyn Fn()| {
+        let mut times: Vec<Duration> = (0..41)
+            .map(|_| {
+                let t = Instant::now();
+                run();
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[times.len() / 2].as_secs_f64() * 1e3
+    };
+    let scheduler = [
+        (
+            "a claim's running count (provider with ~200,000 jobs)",
+            median_ms(&|| {
+                store
+                    .write(|tx| q::running_count(tx, "offline"))
+                    .expect("running count");
+            }),
+        ),
+        (
+            "queued and running counts",
+            median_ms(&|| {
+                store.read(q::active_counts).expect("active counts");
+            }),
+        ),
+    ];
+    for (name, ms) in scheduler {
+        println!("{name:<36} {ms:>7.2} ms");
+        println!(
+            "BENCH|scheduler at 1M jobs: {name}|{ms:.2} ms|-|-|< 5 ms|{}",
+            ms < 5.0
         );
     }
     c.final_summary();

@@ -4,7 +4,7 @@
 //! cancels it first, so nothing deleted is ever scheduled.
 
 use super::jobs::{summary, JOB_COLS};
-use super::{bump_seq, Result, NEXT_SEQ_SQL};
+use super::{raise_seq_floor, seq_before_removal, Result, NEXT_SEQ_SQL};
 use crate::model::JobSummary;
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -127,6 +127,7 @@ pub fn purge(tx: &Transaction<'_>, before: i64) -> Result<Purged> {
         let rows = stmt.query_map([before], |r| r.get::<_, String>(0))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
+    let current = seq_before_removal(tx)?;
     let images = tx
         .prepare_cached("DELETE FROM assets WHERE deleted_at < ?1")?
         .execute([before])?;
@@ -134,7 +135,7 @@ pub fn purge(tx: &Transaction<'_>, before: i64) -> Result<Purged> {
         .prepare_cached("DELETE FROM jobs WHERE deleted_at < ?1")?
         .execute([before])?;
     if jobs + images > 0 {
-        bump_seq(tx)?;
+        raise_seq_floor(tx, current)?;
     }
     Ok(Purged {
         jobs,
@@ -148,11 +149,8 @@ fn returning(
     sql: &str,
     args: impl rusqlite::Params,
 ) -> Result<Option<JobSummary>> {
-    let row = tx.query_row(sql, args, summary).optional()?;
-    if row.is_some() {
-        bump_seq(tx)?;
-    }
-    Ok(row)
+    // The statement took its `seq` from NEXT_SEQ_SQL: nothing else to bump.
+    Ok(tx.query_row(sql, args, summary).optional()?)
 }
 
 /// One image's file and whether it is deleted; `None` when the job has no

@@ -4,7 +4,9 @@
 //! (and, for a worker, `AND lease_owner = ?`): a transition that lost a race
 //! changes nothing and returns `None`.
 
-use super::{bump_seq, Result, StoreError, NEXT_SEQ_SQL};
+use super::{
+    raise_seq_floor, seq_before_removal, Result, StoreError, CURRENT_SEQ_SQL, NEXT_SEQ_SQL,
+};
 use crate::model::{
     ActiveCounts, Asset, Attempt, JobSpec, JobStatus, JobSummary, ListQuery, TimelineEntry,
 };
@@ -137,7 +139,6 @@ pub fn insert(tx: &Transaction<'_>, job: &NewJobRow<'_>) -> Result<JobSummary> {
         ],
         summary,
     )?;
-    bump_seq(tx)?;
     append_timeline(tx, &row, None, None, "created")?;
     Ok(row)
 }
@@ -352,11 +353,9 @@ pub fn changed_since(conn: &Connection, seq: i64, limit: u32) -> Result<Vec<JobS
 }
 
 pub fn current_seq(conn: &Connection) -> Result<i64> {
-    Ok(
-        conn.query_row("SELECT value FROM seq_counter WHERE id = 1", [], |r| {
-            r.get(0)
-        })?,
-    )
+    Ok(conn
+        .prepare_cached(CURRENT_SEQ_SQL)?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// The lease a worker holds on a running job: its owner id and the fencing
@@ -775,7 +774,6 @@ pub fn change(tx: &Transaction<'_>, c: &Change<'_>) -> Result<Option<JobSummary>
     let Some(row) = row else {
         return Ok(None);
     };
-    bump_seq(tx)?;
     match c.note {
         Note::None => {}
         Note::Line(line) => append_timeline(tx, &row, Some(before), c.attempt, line)?,
@@ -846,12 +844,8 @@ fn append_timeline(
 /// those whose worker died and that recovery has not taken over yet: a
 /// takeover keeps the count, so claims never push it past the limit.
 pub fn running_count(tx: &Transaction<'_>, provider: &str) -> Result<u32> {
-    let sql = format!(
-        "SELECT COUNT(*) FROM jobs WHERE provider = ?1 AND held = 0 AND status IN ({})",
-        running_sql()
-    );
     Ok(tx
-        .prepare_cached(&sql)?
+        .prepare_cached(&running_count_sql())?
         .query_row([provider], |r| r.get(0))?)
 }
 
@@ -872,13 +866,8 @@ const DUE: &str = "status = 'queued' AND held = 0 AND next_run_at <= ?1";
 /// The next queued job of `provider` that is due, in queue order.
 pub fn next_due(tx: &Transaction<'_>, provider: &str, now: i64) -> Result<Option<String>> {
     Ok(tx
-        .query_row(
-            &format!(
-                "SELECT id FROM jobs WHERE {DUE} AND provider = ?2 ORDER BY {QUEUE_ORDER} LIMIT 1"
-            ),
-            params![now, provider],
-            |r| r.get(0),
-        )
+        .prepare_cached(&next_due_sql())?
+        .query_row(params![now, provider], |r| r.get(0))
         .optional()?)
 }
 
@@ -886,26 +875,22 @@ pub fn next_due(tx: &Transaction<'_>, provider: &str, now: i64) -> Result<Option
 /// scheduler asks before taking the write lock for another claim).
 pub fn has_due(conn: &Connection, provider: &str, now: i64) -> Result<bool> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT EXISTS (SELECT 1 FROM jobs WHERE {DUE} AND provider = ?2)"
-        ))?
+        .prepare_cached(&has_due_sql())?
         .query_row(params![now, provider], |r| r.get(0))?)
 }
 
 /// Providers that have due work, so the scheduler asks only about those.
 pub fn providers_with_due_work(conn: &Connection, now: i64) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(&format!("SELECT DISTINCT provider FROM jobs WHERE {DUE}"))?;
+    let mut stmt = conn.prepare_cached(&due_providers_sql())?;
     let rows = stmt.query_map([now], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// When the next queued job becomes due (for the scheduler's sleep).
 pub fn next_wakeup(conn: &Connection) -> Result<Option<i64>> {
-    Ok(conn.query_row(
-        "SELECT MIN(next_run_at) FROM jobs WHERE status = 'queued' AND held = 0",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached(NEXT_WAKEUP_SQL)?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// The condition of a running job whose worker stopped renewing its lease.
@@ -921,33 +906,105 @@ fn expired_sql() -> &'static str {
 
 /// Providers with running jobs whose worker stopped renewing the lease.
 pub fn providers_with_expired_leases(conn: &Connection, now: i64) -> Result<Vec<String>> {
-    let sql = format!("SELECT DISTINCT provider FROM jobs WHERE {}", expired_sql());
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&expired_providers_sql())?;
     let rows = stmt.query_map([now], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// A provider's running jobs whose lease lapsed, oldest first.
 pub fn expired_lease_ids(conn: &Connection, provider: &str, now: i64) -> Result<Vec<String>> {
-    let sql = format!(
-        "SELECT id FROM jobs WHERE {} AND provider = ?2 ORDER BY created_at, id",
-        expired_sql()
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&expired_ids_sql())?;
     let rows = stmt.query_map(params![now, provider], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// A provider's running jobs that some worker holds a live lease on.
 pub fn live_running_count(conn: &Connection, provider: &str, now: i64) -> Result<u32> {
-    let sql = format!(
+    Ok(conn
+        .prepare_cached(&live_running_sql())?
+        .query_row(params![provider, now], |r| r.get(0))?)
+}
+
+// The scheduler's and recovery's statements, apart so `scheduler_plans`
+// explains the very text they run. Each must search `jobs_queued` or
+// `jobs_running` (V12), which hold only queued or running jobs: never the
+// whole library.
+fn running_count_sql() -> String {
+    format!(
+        "SELECT COUNT(*) FROM jobs WHERE provider = ?1 AND held = 0 AND status IN ({})",
+        running_sql()
+    )
+}
+
+fn next_due_sql() -> String {
+    format!("SELECT id FROM jobs WHERE {DUE} AND provider = ?2 ORDER BY {QUEUE_ORDER} LIMIT 1")
+}
+
+fn has_due_sql() -> String {
+    format!("SELECT EXISTS (SELECT 1 FROM jobs WHERE {DUE} AND provider = ?2)")
+}
+
+fn due_providers_sql() -> String {
+    format!("SELECT DISTINCT provider FROM jobs WHERE {DUE}")
+}
+
+const NEXT_WAKEUP_SQL: &str =
+    "SELECT MIN(next_run_at) FROM jobs WHERE status = 'queued' AND held = 0";
+
+fn expired_providers_sql() -> String {
+    format!("SELECT DISTINCT provider FROM jobs WHERE {}", expired_sql())
+}
+
+fn expired_ids_sql() -> String {
+    format!(
+        "SELECT id FROM jobs WHERE {} AND provider = ?2 ORDER BY created_at, id",
+        expired_sql()
+    )
+}
+
+fn live_running_sql() -> String {
+    format!(
         "SELECT COUNT(*) FROM jobs WHERE provider = ?1 AND held = 0 AND status IN ({}) \
          AND lease_expires_at > ?2",
         running_sql()
-    );
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params![provider, now], |r| r.get(0))?)
+    )
+}
+
+fn active_counts_sql() -> String {
+    format!(
+        "SELECT (SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND held = 0), \
+         (SELECT COUNT(*) FROM jobs WHERE status IN ({}) AND held = 0)",
+        running_sql(),
+    )
+}
+
+/// `EXPLAIN QUERY PLAN` of each scheduler and recovery statement, by name
+/// (for the tests that keep them off full scans).
+pub fn scheduler_plans(conn: &Connection) -> Result<Vec<(&'static str, Vec<String>)>> {
+    let statements = [
+        ("running_count", running_count_sql()),
+        ("next_due", next_due_sql()),
+        ("has_due", has_due_sql()),
+        ("due_providers", due_providers_sql()),
+        ("next_wakeup", NEXT_WAKEUP_SQL.to_string()),
+        ("expired_providers", expired_providers_sql()),
+        ("expired_ids", expired_ids_sql()),
+        ("live_running", live_running_sql()),
+        ("active_counts", active_counts_sql()),
+    ];
+    statements
+        .into_iter()
+        .map(|(name, sql)| {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            // Unbound parameters are NULL: the plan does not depend on them.
+            let mut rows = stmt.raw_query();
+            let mut plan = Vec::new();
+            while let Some(row) = rows.next()? {
+                plan.push(row.get::<_, String>(3)?);
+            }
+            Ok((name, plan))
+        })
+        .collect()
 }
 
 /// What recovery needs to decide about a job whose lease expired.
@@ -1022,7 +1079,6 @@ pub fn set_favorite(
     if row.is_some() {
         tx.prepare_cached("UPDATE assets SET favorite = ?2 WHERE job_id = ?1")?
             .execute(params![id, favorite])?;
-        bump_seq(tx)?;
     }
     Ok(row)
 }
@@ -1030,6 +1086,7 @@ pub fn set_favorite(
 /// Remove a job that no worker holds (and its attempts, timeline and
 /// assets; ledger rows stay). Returns false when it is running or gone.
 pub fn delete(tx: &Transaction<'_>, id: &str) -> Result<bool> {
+    let current = seq_before_removal(tx)?;
     let n = tx.execute(
         &format!(
             "DELETE FROM jobs WHERE id = ?1 AND (held = 1 OR status NOT IN ({}))",
@@ -1038,7 +1095,7 @@ pub fn delete(tx: &Transaction<'_>, id: &str) -> Result<bool> {
         [id],
     )?;
     if n == 1 {
-        bump_seq(tx)?;
+        raise_seq_floor(tx, current)?;
     }
     Ok(n == 1)
 }
@@ -1086,26 +1143,16 @@ pub fn release_lease(tx: &Transaction<'_>, id: &str, lease: &Lease) -> Result<bo
 
 /// Jobs not settled (counted by the `work --until-idle` worker).
 pub fn open_count(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row(
-        &format!(
-            "SELECT COUNT(*) FROM jobs WHERE held = 0 AND status IN ({})",
-            status_list(&JobStatus::NON_TERMINAL)
-        ),
-        [],
-        |r| r.get(0),
-    )?)
+    let c = active_counts(conn)?;
+    Ok(i64::from(c.queued) + i64::from(c.running))
 }
 
 /// How many jobs wait to run and how many run now (held jobs are neither).
+/// Two counts, each over its own partial index (`jobs_queued`,
+/// `jobs_running`, whose entries hold `held`), so neither reads a row.
 pub fn active_counts(conn: &Connection) -> Result<ActiveCounts> {
-    let sql = format!(
-        "SELECT COALESCE(SUM(status = 'queued'), 0), COALESCE(SUM(status IN ({running})), 0) \
-         FROM jobs WHERE held = 0 AND status IN ({open})",
-        running = running_sql(),
-        open = status_list(&JobStatus::NON_TERMINAL)
-    );
     let (queued, running) = conn
-        .prepare_cached(&sql)?
+        .prepare_cached(&active_counts_sql())?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(ActiveCounts { queued, running })
 }
@@ -1382,6 +1429,89 @@ mod tests {
         assert_eq!(fts_query(r#"x "NEAR(a b"#), r#""x"* "NEAR(a b""#);
         assert_eq!(fts_query(r#"  ""  "#), "");
         assert_eq!(fts_query("a* OR -b"), r#""a*"* "OR"* "-b"*"#);
+    }
+
+    /// The scheduler's and recovery's statements search the indexes of
+    /// queued or running jobs only. Before V12 the running count each claim
+    /// makes searched every job of the provider (`jobs_provider_created`),
+    /// a scan of the whole library at a million jobs.
+    #[test]
+    fn scheduler_statements_search_only_queued_or_running_jobs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            Store::open(&dir.path().join("plans.db"), Duration::from_secs(1)).expect("open");
+        let plans = store.read(scheduler_plans).expect("plans");
+        assert_eq!(plans.len(), 9);
+        for (name, plan) in plans {
+            let text = plan.join("\n");
+            let on_jobs: Vec<&String> = plan.iter().filter(|l| l.contains(" jobs ")).collect();
+            assert!(!on_jobs.is_empty(), "{name}: no step on jobs:\n{text}");
+            for step in on_jobs {
+                assert!(
+                    step.starts_with("SEARCH jobs USING")
+                        && [
+                            "jobs_queued",
+                            "jobs_running",
+                            "jobs_status_created (status=?)"
+                        ]
+                        .iter()
+                        .any(|i| step.contains(i)),
+                    "{name}: reads more than the queued or running jobs:\n{text}"
+                );
+            }
+        }
+    }
+
+    /// A change number is never handed out twice: a change takes one above
+    /// the highest a job holds, and removing the job that holds it raises
+    /// the floor first.
+    #[test]
+    fn change_numbers_stay_monotonic_across_removals() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("seq.db"), Duration::from_secs(1)).expect("open");
+        let add = |n: u32| {
+            store
+                .write(|tx| {
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO jobs (id, request_id, status, provider, model, prompt, \
+                             width, height, count, seed, created_at, updated_at, max_attempts, \
+                             next_run_at, seq) VALUES (?1, ?1, 'completed', 'offline', 'm', 'p', \
+                             64, 64, 1, 1, ?2, ?2, 3, ?2, {NEXT_SEQ_SQL})"
+                        ),
+                        params![format!("job-{n}"), i64::from(n)],
+                    )?;
+                    Ok(())
+                })
+                .expect("insert")
+        };
+        let seq_of = |id: &str| -> i64 {
+            store
+                .read(
+                    |c| Ok(c.query_row("SELECT seq FROM jobs WHERE id = ?1", [id], |r| r.get(0))?),
+                )
+                .expect("seq")
+        };
+        let current = || store.read(current_seq).expect("current");
+        assert_eq!(current(), 0);
+        add(1);
+        add(2);
+        assert_eq!((seq_of("job-1"), seq_of("job-2"), current()), (1, 2, 2));
+        // A change moves the job to the next number.
+        let fav = store
+            .write(|tx| set_favorite(tx, "job-1", true, 5))
+            .expect("favorite")
+            .expect("changed");
+        assert_eq!((fav.seq, current()), (3, 3));
+        // Removing the job with the highest number: the number moves on
+        // (watchers see a change) and is not handed out again.
+        assert!(store.write(|tx| delete(tx, "job-1")).expect("delete"));
+        assert_eq!(current(), 4);
+        add(3);
+        assert_eq!(seq_of("job-3"), 5);
+        // A removal that finds nothing writes nothing.
+        assert!(!store.write(|tx| delete(tx, "job-1")).expect("delete again"));
+        assert_eq!(current(), 5);
     }
 
     /// Every gallery filter reads one index in the grid's order: no scan of

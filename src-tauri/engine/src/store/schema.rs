@@ -17,8 +17,9 @@
 //! - `assets`: one row per stored image, UNIQUE per job and output index.
 //! - `ledger`: reserve/charge/release entries, UNIQUE per job, run and kind,
 //!   and at most one charge per run (V5; V1 allowed one per job).
-//! - `seq_counter`: the single source of `seq` numbers (never reused, even
-//!   when jobs are deleted).
+//! - `seq_counter`: the floor of `seq` numbers, raised when jobs are
+//!   removed; a change takes one above the highest of the floor and the
+//!   jobs' own `seq` (V12), so numbers are never reused.
 //! - `prompts_fts`: FTS5 index over prompts. Deletes keep it in sync by a
 //!   trigger; new jobs are indexed outside the click's transaction (V11,
 //!   `search_index`), up to the rowid in `search_index`.
@@ -324,6 +325,30 @@ CREATE TRIGGER jobs_fts_delete AFTER DELETE ON jobs BEGIN
 END;
 "#;
 
+/// V12: the scheduler's indexes hold only the jobs the scheduler asks
+/// about, so a job's later changes stop rewriting them: `jobs_queued` the
+/// queued jobs (the claim, the next wake-up), `jobs_running` the running
+/// ones by provider (the per-provider limit, recovery's scans). Before,
+/// `jobs_runnable` held every job and each state change moved its entry,
+/// and the running count a claim makes searched all jobs of the provider
+/// (`jobs_provider_created`): a scan of the library at every claim. The
+/// `WHERE` of `jobs_running` is the statement's own list
+/// (`JobStatus::RUNNING`, in that order), which is how SQLite matches a
+/// partial index; `store::jobs::tests` checks the plans. Also from V12 a
+/// change takes its `seq` from the `jobs_seq` index and `seq_counter` is a
+/// floor written only when jobs are removed (`store::NEXT_SEQ_SQL`); the
+/// counter's value is already at or above every job's `seq`, so nothing
+/// moves, but an older build must not write this database, hence the
+/// version. `status` closes `jobs_queued` so counting the queue reads no
+/// row; `created_at, id` close `jobs_running` for recovery's oldest-first
+/// order.
+const V12: &str = r#"
+DROP INDEX jobs_runnable;
+CREATE INDEX jobs_queued ON jobs (held, next_run_at, status) WHERE status = 'queued';
+CREATE INDEX jobs_running ON jobs (provider, held, created_at, id)
+    WHERE status IN ('submitting','processing','saving');
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -337,6 +362,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V9),
         M::up(V10),
         M::up(V11),
+        M::up(V12),
     ])
 }
 
@@ -345,4 +371,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 11;
+const MIGRATION_COUNT: usize = 12;
