@@ -7,7 +7,8 @@
 //! `store::jobs::tests` checks that each reads an index in order.
 //! Then the scheduler's own statements in the same library, through the
 //! store's functions: the running count every claim makes (its provider
-//! has about 200,000 jobs) and the queue's counts.
+//! has about 200,000 jobs), the budget check a click makes when a monthly
+//! budget is set, and the queue's counts.
 
 #[path = "support/library.rs"]
 mod library;
@@ -232,6 +233,14 @@ fn main() {
                 store
                     .write(|tx| q::running_count(tx, "offline"))
                     .expect("running count");
+            }),
+        ),
+        (
+            "a click's budget check (the month's commitments)",
+            median_ms(&|| {
+                store
+                    .read(|c| easel_engine::store::ledger::committed_since(c, 0))
+                    .expect("committed");
             }),
         ),
         (

@@ -787,7 +787,7 @@ pub fn change(tx: &Transaction<'_>, c: &Change<'_>) -> Result<Option<JobSummary>
 }
 
 /// `'a','b'` for an `IN (...)` list of statuses (constants, not input).
-fn status_list(statuses: &[JobStatus]) -> String {
+pub(super) fn status_list(statuses: &[JobStatus]) -> String {
     statuses
         .iter()
         .map(|s| format!("'{}'", s.as_str()))

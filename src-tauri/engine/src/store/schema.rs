@@ -349,6 +349,14 @@ CREATE INDEX jobs_running ON jobs (provider, held, created_at, id)
     WHERE status IN ('submitting','processing','saving');
 "#;
 
+/// V13: the click's budget check sums the month's charges: an index of
+/// charges only, by time, with the amount (no row read; reserve and
+/// release rows stay out of it). `ledger_at` served that query alone.
+const V13: &str = r#"
+DROP INDEX ledger_at;
+CREATE INDEX ledger_charges_at ON ledger (at, amount_micros) WHERE kind = 'charge';
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -363,6 +371,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V10),
         M::up(V11),
         M::up(V12),
+        M::up(V13),
     ])
 }
 
@@ -371,4 +380,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 12;
+const MIGRATION_COUNT: usize = 13;
