@@ -8,7 +8,8 @@
 //! Then the scheduler's own statements in the same library, through the
 //! store's functions: the running count every claim makes (its provider
 //! has about 200,000 jobs), the budget check a click makes when a monthly
-//! budget is set, and the queue's counts.
+//! budget is set, the queue's counts, and the purge of deleted rows the
+//! worker makes at start (with an image row for every completed job).
 
 #[path = "support/library.rs"]
 mod library;
@@ -214,6 +215,17 @@ fn main() {
     // The scheduler's statements, on the store itself (the engine holds
     // the database's open lock, so it goes first).
     drop(eng);
+    // An image row for every completed job, as the app's library has, for
+    // the purge the worker makes at start (nothing deleted: the cost of
+    // finding that out).
+    rusqlite::Connection::open(config().db_path())
+        .expect("open")
+        .execute_batch(
+            "INSERT INTO assets (job_id, output_index, path, thumb_path, width, height, bytes, \
+             sha256, created_at) SELECT id, 0, 'images/' || id, 'thumbs/' || id, width, height, \
+             1000, 'x', created_at FROM jobs WHERE status = 'completed'",
+        )
+        .expect("image rows");
     let store = Store::open(&config().db_path(), Duration::from_secs(5)).expect("store");
     let median_ms = |run: &dyn Fn()| {
         let mut times: Vec<Duration> = (0..41)
@@ -241,6 +253,14 @@ fn main() {
                 store
                     .read(|c| easel_engine::store::ledger::committed_since(c, 0))
                     .expect("committed");
+            }),
+        ),
+        (
+            "the purge of deleted jobs and images at worker start (~960,000 images)",
+            median_ms(&|| {
+                store
+                    .write(|tx| easel_engine::store::deletions::purge(tx, 0))
+                    .expect("purge");
             }),
         ),
         (

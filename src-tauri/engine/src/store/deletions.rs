@@ -6,7 +6,7 @@
 use super::jobs::{summary, JOB_COLS};
 use super::{raise_seq_floor, seq_before_removal, Result, NEXT_SEQ_SQL};
 use crate::model::JobSummary;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 const ENDED: &str = "('completed','failed','canceled')";
 
@@ -120,20 +120,13 @@ pub struct Purged {
 /// offered for them.
 pub fn purge(tx: &Transaction<'_>, before: i64) -> Result<Purged> {
     let thumbnails = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT thumb_path FROM assets WHERE deleted_at < ?1 \
-             OR job_id IN (SELECT id FROM jobs WHERE deleted_at < ?1)",
-        )?;
+        let mut stmt = tx.prepare_cached(PURGED_THUMBNAILS_SQL)?;
         let rows = stmt.query_map([before], |r| r.get::<_, String>(0))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
     let current = seq_before_removal(tx)?;
-    let images = tx
-        .prepare_cached("DELETE FROM assets WHERE deleted_at < ?1")?
-        .execute([before])?;
-    let jobs = tx
-        .prepare_cached("DELETE FROM jobs WHERE deleted_at < ?1")?
-        .execute([before])?;
+    let images = tx.prepare_cached(PURGE_IMAGES_SQL)?.execute([before])?;
+    let jobs = tx.prepare_cached(PURGE_JOBS_SQL)?.execute([before])?;
     if jobs + images > 0 {
         raise_seq_floor(tx, current)?;
     }
@@ -142,6 +135,28 @@ pub fn purge(tx: &Transaction<'_>, before: i64) -> Result<Purged> {
         images,
         thumbnails,
     })
+}
+
+// The purge runs in a write transaction when the worker starts: each
+// statement searches the indexes of deleted rows (`jobs_deleted`, and
+// `assets_deleted` from V14), never every image of the library.
+const PURGED_THUMBNAILS_SQL: &str = "SELECT thumb_path FROM assets WHERE deleted_at < ?1 \
+     OR job_id IN (SELECT id FROM jobs WHERE deleted_at < ?1)";
+const PURGE_IMAGES_SQL: &str = "DELETE FROM assets WHERE deleted_at < ?1";
+const PURGE_JOBS_SQL: &str = "DELETE FROM jobs WHERE deleted_at < ?1";
+
+/// `EXPLAIN QUERY PLAN` of the purge's statements (for the test that keeps
+/// them off full scans).
+pub fn purge_plans(conn: &Connection) -> Result<Vec<String>> {
+    let mut plan = Vec::new();
+    for sql in [PURGED_THUMBNAILS_SQL, PURGE_IMAGES_SQL, PURGE_JOBS_SQL] {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next()? {
+            plan.push(row.get::<_, String>(3)?);
+        }
+    }
+    Ok(plan)
 }
 
 fn returning(
@@ -166,4 +181,31 @@ pub fn image(
         )?
         .query_row(params![job_id, index], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use std::time::Duration;
+
+    /// The purge searches deleted rows only. Before V14 it scanned every
+    /// image row twice (no index on `assets.deleted_at`), holding the
+    /// write lock as the worker started.
+    #[test]
+    fn the_purge_reads_only_deleted_rows() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            Store::open(&dir.path().join("plans.db"), Duration::from_secs(1)).expect("open");
+        let plan = store.read(purge_plans).expect("plan");
+        let text = plan.join("\n");
+        assert!(
+            plan.iter().any(|l| l.contains("assets_deleted")),
+            "expected the deleted images' index:\n{text}"
+        );
+        assert!(
+            !plan.iter().any(|l| l.starts_with("SCAN ")),
+            "scans a table:\n{text}"
+        );
+    }
 }

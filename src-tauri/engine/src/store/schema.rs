@@ -357,6 +357,13 @@ DROP INDEX ledger_at;
 CREATE INDEX ledger_charges_at ON ledger (at, amount_micros) WHERE kind = 'charge';
 "#;
 
+/// V14: the worker's purge at start found deleted images by scanning every
+/// image row (twice, in a write transaction); this index holds only the
+/// deleted ones, so a new image never writes it.
+const V14: &str = r#"
+CREATE INDEX assets_deleted ON assets (deleted_at) WHERE deleted_at IS NOT NULL;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -372,6 +379,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V11),
         M::up(V12),
         M::up(V13),
+        M::up(V14),
     ])
 }
 
@@ -380,4 +388,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 13;
+const MIGRATION_COUNT: usize = 14;
