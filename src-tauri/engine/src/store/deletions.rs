@@ -150,11 +150,7 @@ const PURGE_JOBS_SQL: &str = "DELETE FROM jobs WHERE deleted_at < ?1";
 pub fn purge_plans(conn: &Connection) -> Result<Vec<String>> {
     let mut plan = Vec::new();
     for sql in [PURGED_THUMBNAILS_SQL, PURGE_IMAGES_SQL, PURGE_JOBS_SQL] {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-        let mut rows = stmt.raw_query();
-        while let Some(row) = rows.next()? {
-            plan.push(row.get::<_, String>(3)?);
-        }
+        plan.extend(super::explain(conn, sql, &[])?);
     }
     Ok(plan)
 }

@@ -277,11 +277,8 @@ pub fn list(conn: &Connection, q: &ListQuery) -> Result<Vec<JobSummary>> {
 /// every gallery filter on an index at any size.
 pub fn list_plan(conn: &Connection, q: &ListQuery) -> Result<Vec<String>> {
     let (sql, args) = list_sql(q, search_plan(conn, q)?);
-    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
-        r.get::<_, String>(3)
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let args: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    super::explain(conn, &sql, &args)
 }
 
 /// Few matches (at most [`FEW_MATCHES`], counted by reading no further)
@@ -926,9 +923,10 @@ pub fn live_running_count(conn: &Connection, provider: &str, now: i64) -> Result
 }
 
 // The scheduler's and recovery's statements, apart so `scheduler_plans`
-// explains the very text they run. Each must search `jobs_queued` or
-// `jobs_running` (V12), which hold only queued or running jobs: never the
-// whole library.
+// explains the very text they run. Each searches only open jobs, never the
+// whole library: `jobs_queued` or `jobs_running` (V12), partial indexes of
+// queued or running jobs, or, for the statements that name no provider,
+// `jobs_status_created` by status.
 fn running_count_sql() -> String {
     format!(
         "SELECT COUNT(*) FROM jobs WHERE provider = ?1 AND held = 0 AND status IN ({})",
@@ -994,16 +992,7 @@ pub fn scheduler_plans(conn: &Connection) -> Result<Vec<(&'static str, Vec<Strin
     ];
     statements
         .into_iter()
-        .map(|(name, sql)| {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
-            // Unbound parameters are NULL: the plan does not depend on them.
-            let mut rows = stmt.raw_query();
-            let mut plan = Vec::new();
-            while let Some(row) = rows.next()? {
-                plan.push(row.get::<_, String>(3)?);
-            }
-            Ok((name, plan))
-        })
+        .map(|(name, sql)| Ok((name, super::explain(conn, &sql, &[])?)))
         .collect()
 }
 
@@ -1148,8 +1137,10 @@ pub fn open_count(conn: &Connection) -> Result<i64> {
 }
 
 /// How many jobs wait to run and how many run now (held jobs are neither).
-/// Two counts, each over its own partial index (`jobs_queued`,
-/// `jobs_running`, whose entries hold `held`), so neither reads a row.
+/// Two counts: the queued one reads only the partial index `jobs_queued`
+/// (its entries hold `held`); the running one searches
+/// `jobs_status_created` by status and reads each running row for `held`.
+/// Both touch only open jobs, never the whole library.
 pub fn active_counts(conn: &Connection) -> Result<ActiveCounts> {
     let (queued, running) = conn
         .prepare_cached(&active_counts_sql())?

@@ -80,13 +80,7 @@ fn committed_since_sql() -> String {
 /// `EXPLAIN QUERY PLAN` of `committed_since` (for the test that keeps it
 /// off full scans).
 pub fn committed_since_plan(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", committed_since_sql()))?;
-    let mut rows = stmt.raw_query();
-    let mut plan = Vec::new();
-    while let Some(row) = rows.next()? {
-        plan.push(row.get::<_, String>(3)?);
-    }
-    Ok(plan)
+    super::explain(conn, &committed_since_sql(), &[])
 }
 
 #[cfg(test)]

@@ -311,6 +311,23 @@ pub fn raise_seq_floor(tx: &Transaction<'_>, current: i64) -> Result<()> {
     Ok(())
 }
 
+/// SQLite's plan for `sql`, one line per step (`SCAN`, `SEARCH … USING
+/// INDEX`, `USE TEMP B-TREE`…), for the tests that keep statements on
+/// indexes. `args` bind the first parameters; the rest stay NULL, which
+/// does not change the plan of a statement with no literal to match.
+pub fn explain(conn: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    for (i, arg) in args.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, arg)?;
+    }
+    let mut rows = stmt.raw_query();
+    let mut plan = Vec::new();
+    while let Some(row) = rows.next()? {
+        plan.push(row.get::<_, String>(3)?);
+    }
+    Ok(plan)
+}
+
 /// The engine's clock (ms since the epoch). `EASEL_TEST_CLOCK_SKEW_MS`
 /// shifts it for one process, test-only: the kill harness runs workers
 /// whose clocks disagree, as a suspended laptop or a wall-clock jump would.
