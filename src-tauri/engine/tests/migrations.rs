@@ -9,19 +9,41 @@ use easel_engine::{Config, Engine, JobStatus, ListQuery};
 use rusqlite::Connection;
 use std::time::Duration;
 
-/// Data a user of version `v` could have: one job per version that has jobs.
+/// Data a user of version `v` could have: two jobs and their history.
 fn seed(conn: &Connection, v: usize) {
     if v >= 1 {
         conn.execute(
             "INSERT INTO jobs (id, request_id, status, provider, model, prompt, width, height, \
              count, seed, created_at, updated_at, max_attempts, next_run_at, seq) \
              VALUES ('old-job', 'old-req', 'completed', 'offline', 'easel-landscape-1', \
-             'an old prompt', 64, 64, 1, 3, 1000, 1000, 3, 1000, 1)",
+             'an old prompt', 64, 64, 1, 3, 1000, 1000, 3, 1000, 1), \
+             ('other-job', 'other-req', 'canceled', 'offline', 'easel-landscape-1', \
+             'a second one', 64, 64, 1, 3, 900, 900, 3, 900, 2)",
             [],
         )
-        .expect("seed job");
-        conn.execute("UPDATE seq_counter SET value = 1", [])
+        .expect("seed jobs");
+        conn.execute("UPDATE seq_counter SET value = 4", [])
             .expect("seq");
+        // Its history, in the order it happened; a second job's entry in
+        // between, as any busy library has (V15 renumbers each job's own).
+        for (seq, job, detail) in [
+            (1, "old-job", "created"),
+            (2, "other-job", "created"),
+            (3, "old-job", "claimed"),
+            (4, "old-job", "completed"),
+        ] {
+            // From V15 entries are numbered per job (`n`).
+            let sql = if v >= 15 {
+                "INSERT INTO timeline (seq, job_id, at, to_status, detail, n) \
+                 VALUES (?1, ?2, 1000, 'queued', ?3, \
+                 (SELECT COUNT(*) + 1 FROM timeline WHERE job_id = ?2))"
+            } else {
+                "INSERT INTO timeline (seq, job_id, at, to_status, detail) \
+                 VALUES (?1, ?2, 1000, 'queued', ?3)"
+            };
+            conn.execute(sql, rusqlite::params![seq, job, detail])
+                .expect("seed timeline");
+        }
     }
 }
 
@@ -41,8 +63,13 @@ async fn upgrades_from_every_earlier_version() {
         let engine = Engine::open(config).expect("upgrade");
         let jobs = engine.list(ListQuery::default()).await.expect("list");
         if from >= 1 {
-            assert_eq!(jobs.len(), 1, "from v{from}");
+            assert_eq!(jobs.len(), 2, "from v{from}");
             assert_eq!(jobs[0].status, JobStatus::Completed);
+            assert_eq!(jobs[1].status, JobStatus::Canceled);
+            // The history is kept, in its order.
+            let detail = engine.detail("old-job").await.expect("detail");
+            let lines: Vec<&str> = detail.timeline.iter().map(|e| e.detail.as_str()).collect();
+            assert_eq!(lines, ["created", "claimed", "completed"], "from v{from}");
             // The FTS index covers rows that existed before the upgrade.
             let hits = engine.search("old prompt", 10).await.expect("search");
             assert_eq!(hits.len(), 1, "from v{from}");

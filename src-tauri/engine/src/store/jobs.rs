@@ -806,8 +806,8 @@ fn replace_last_timeline(
 ) -> Result<bool> {
     let n = tx
         .prepare_cached(
-            "UPDATE timeline SET detail = ?3, at = ?4, seq = ?5 WHERE id = \
-             (SELECT id FROM timeline WHERE job_id = ?1 ORDER BY id DESC LIMIT 1) \
+            "UPDATE timeline SET detail = ?3, at = ?4, seq = ?5 WHERE job_id = ?1 \
+             AND n = (SELECT MAX(n) FROM timeline WHERE job_id = ?1) \
              AND substr(detail, 1, length(?2)) = ?2",
         )?
         .execute(params![job.id, prefix, line, job.updated_at, job.seq])?;
@@ -822,8 +822,9 @@ fn append_timeline(
     detail: &str,
 ) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO timeline (seq, job_id, at, from_status, to_status, attempt, detail) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO timeline (job_id, n, seq, at, from_status, to_status, attempt, detail) \
+         VALUES (?2, (SELECT IFNULL(MAX(n), 0) + 1 FROM timeline WHERE job_id = ?2), \
+         ?1, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         job.seq,
@@ -1266,7 +1267,7 @@ pub fn attempts(conn: &Connection, job_id: &str) -> Result<Vec<Attempt>> {
 pub fn timeline(conn: &Connection, job_id: &str) -> Result<Vec<TimelineEntry>> {
     let mut stmt = conn.prepare(
         "SELECT seq, at, from_status, to_status, attempt, detail FROM timeline \
-         WHERE job_id = ?1 ORDER BY id",
+         WHERE job_id = ?1 ORDER BY n",
     )?;
     let rows = stmt.query_map([job_id], |r| {
         Ok(TimelineEntry {

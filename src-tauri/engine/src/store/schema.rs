@@ -13,7 +13,8 @@
 //! - `attempts`: one row per provider call, written before the call
 //!   (UNIQUE per job and number), with the provider's handle once accepted.
 //! - `timeline`: append-only log of every state change of a job, with the
-//!   `seq` of the change.
+//!   `seq` of the change; keyed by job and entry number (V15), so an entry
+//!   writes one page.
 //! - `assets`: one row per stored image, UNIQUE per job and output index.
 //! - `ledger`: reserve/charge/release entries, UNIQUE per job, run and kind,
 //!   and at most one charge per run (V5; V1 allowed one per job).
@@ -364,6 +365,31 @@ const V14: &str = r#"
 CREATE INDEX assets_deleted ON assets (deleted_at) WHERE deleted_at IS NOT NULL;
 "#;
 
+/// V15: a job's timeline is one B-tree keyed by (job, entry number), so an
+/// entry costs one page in the commit that writes it instead of two (the
+/// table's page and `timeline_job`'s): one page less in every state change.
+/// Entries keep their order (`n` numbers them as their old ids did, per
+/// job); nothing else referred to the old ids.
+const V15: &str = r#"
+CREATE TABLE timeline_v15 (
+    job_id      TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    n           INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    from_status TEXT,
+    to_status   TEXT NOT NULL,
+    attempt     INTEGER,
+    detail      TEXT NOT NULL,
+    PRIMARY KEY (job_id, n)
+) WITHOUT ROWID;
+INSERT INTO timeline_v15 (job_id, n, seq, at, from_status, to_status, attempt, detail)
+    SELECT job_id, row_number() OVER (PARTITION BY job_id ORDER BY id),
+           seq, at, from_status, to_status, attempt, detail
+    FROM timeline;
+DROP TABLE timeline;
+ALTER TABLE timeline_v15 RENAME TO timeline;
+"#;
+
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1),
@@ -380,6 +406,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V12),
         M::up(V13),
         M::up(V14),
+        M::up(V15),
     ])
 }
 
@@ -388,4 +415,4 @@ pub fn latest_version() -> usize {
     MIGRATION_COUNT
 }
 
-const MIGRATION_COUNT: usize = 14;
+const MIGRATION_COUNT: usize = 15;
