@@ -7,8 +7,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+START=$(date +%s)
 section() {
-  printf '\n==> %s\n' "$*"
+  printf '\n==> %s  (%s, %d min in)\n' "$*" "$(date +%T)" $(( ($(date +%s) - START) / 60 ))
 }
 
 # A clean checkout gains nothing from incremental compilation, and its caches
@@ -41,8 +42,21 @@ section "ui: end-to-end tests (Playwright + Chromium, mocked shell)"
 section "rust: cargo fmt --check"
 cargo fmt --all --check
 
-section "rust: cargo clippy"
-cargo clippy --workspace --all-targets -- -D warnings
+# Clippy lints the workspace's crates while they compile for the tests:
+# clippy-driver stands in for rustc on workspace members (what `cargo clippy`
+# itself does, there in check mode), with -D warnings. One build of the
+# dependencies instead of a check of all of them and then a build: that
+# check took 13 of a clean run's 30 minutes. Exported, so the desktop
+# tests' build below reuses these units instead of recompiling.
+if CLIPPY_DRIVER="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)"; then
+  export RUSTC_WORKSPACE_WRAPPER="$CLIPPY_DRIVER"
+  export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+  section "rust: build every target with clippy's lints (-D warnings)"
+  cargo test --workspace --all-targets --no-run
+else
+  section "rust: cargo clippy"
+  cargo clippy --workspace --all-targets -- -D warnings
+fi
 
 section "rust: cargo test (with a real Secret Service for the keychain tests)"
 bash scripts/with-keyring.sh cargo test --workspace
