@@ -46,7 +46,7 @@ cargo fmt --all --check
 # clippy-driver stands in for rustc on workspace members (what `cargo clippy`
 # itself does, there in check mode), with -D warnings. One build of the
 # dependencies instead of a check of all of them and then a build: that
-# check took 13 of a clean run's 30 minutes. Exported, so the desktop
+# check alone took 13 minutes of a clean run. Exported, so the desktop
 # tests' build below reuses these units instead of recompiling.
 if CLIPPY_DRIVER="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)"; then
   export RUSTC_WORKSPACE_WRAPPER="$CLIPPY_DRIVER"
