@@ -39,6 +39,19 @@ pub(crate) async fn remove_unowned_files(sh: &Shared, job: &JobSummary, keep: Ve
     }
 }
 
+/// [`remove_unowned_files`] when a runner before this one may have left
+/// files: a job's first runner (lease epoch 1) wrote only what `keep` and
+/// its own list of written files name (a write that failed took its temp
+/// file with it), and the files' names carry the epoch, so there is
+/// nothing else to find. The sweep reads the job's day folder and the
+/// whole thumbnail folder (one entry per image in the library): at 100,000
+/// images that was ~50 ms of every job's completion.
+pub(crate) async fn remove_earlier_runs_files(sh: &Shared, job: &JobSummary, keep: Vec<PathBuf>) {
+    if job.lease_epoch > 1 {
+        remove_unowned_files(sh, job, keep).await;
+    }
+}
+
 /// Remove files this runner wrote itself (by their exact paths: every one
 /// carries this runner's lease epoch, so none belongs to another runner).
 pub(crate) async fn remove_own_files(files: Vec<PathBuf>) {

@@ -885,7 +885,7 @@ async fn save(
         // Committed: these files are the job's now. Files other runners of
         // this job left (a crash, a takeover) go.
         run.written.clear();
-        cleanup::remove_unowned_files(&sh, &done, keep).await;
+        cleanup::remove_earlier_runs_files(&sh, &done, keep).await;
         tracing::info!(images = count, "completed");
     }
     Ok(None)
@@ -1043,7 +1043,7 @@ async fn settle(
     }
     if let (Some(done), true) = (&out, failed) {
         cleanup::remove_own_files(std::mem::take(&mut run.written)).await;
-        cleanup::remove_unowned_files(&run.sh, done, Vec::new()).await;
+        cleanup::remove_earlier_runs_files(&run.sh, done, Vec::new()).await;
     }
     Ok(out)
 }

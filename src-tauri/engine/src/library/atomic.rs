@@ -32,39 +32,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
-/// Removes leftover temp files of earlier, interrupted writes to `path`.
-///
-/// Returns how many were removed. A missing folder has nothing to clean.
-pub fn remove_stale_temps(path: &Path) -> io::Result<usize> {
-    let prefix = temp_prefix(path)?;
-    let prefix = prefix.as_encoded_bytes();
-    let entries = match fs::read_dir(parent_dir(path)) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e),
-    };
-    let mut removed = 0;
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.as_encoded_bytes();
-        if name.len() <= prefix.len() || !name.starts_with(prefix) {
-            continue;
-        }
-        // Never follow a directory that happens to match the pattern.
-        if entry.file_type()?.is_dir() {
-            continue;
-        }
-        match fs::remove_file(entry.path()) {
-            Ok(()) => removed += 1,
-            // Someone else cleaned it up first; that is fine.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(removed)
-}
-
 /// `.{file_name}.tmp-`, built from the raw OS name so non-UTF-8 names work.
 fn temp_prefix(path: &Path) -> io::Result<OsString> {
     let name = path.file_name().ok_or_else(|| {
@@ -213,35 +180,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nope").join("a.png");
         assert!(write_atomic(&path, b"x").is_err());
-        assert_eq!(remove_stale_temps(&path).unwrap(), 0);
-    }
-
-    #[test]
-    fn removes_only_matching_stale_temps() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.png");
-        fs::write(dir.path().join(".a.png.tmp-AbC123"), b"partial").unwrap();
-        fs::write(dir.path().join(".a.png.tmp-zzz"), b"partial").unwrap();
-        fs::write(dir.path().join(".b.png.tmp-AbC123"), b"other file's").unwrap();
-        fs::write(dir.path().join(".a.png.tmp-"), b"no random part").unwrap();
-        fs::create_dir(dir.path().join(".a.png.tmp-dir")).unwrap();
-        fs::write(&path, b"keep").unwrap();
-        assert_eq!(remove_stale_temps(&path).unwrap(), 2);
-        assert_eq!(
-            names(dir.path()),
-            vec![
-                ".a.png.tmp-",
-                ".a.png.tmp-dir",
-                ".b.png.tmp-AbC123",
-                "a.png"
-            ]
-        );
-        assert_eq!(remove_stale_temps(&path).unwrap(), 0);
     }
 
     #[test]
     fn temp_name_pattern_matches_cleanup() {
-        // A temp file created the way write_atomic does is what cleanup finds.
+        // A temp file is named `.{file_name}.tmp-…`: the library's sweep
+        // finds a killed writer's by the job and epoch its name starts with.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.png");
         let kept = tempfile::Builder::new()
@@ -256,7 +200,6 @@ mod tests {
             .unwrap()
             .to_string_lossy()
             .starts_with(".x.png.tmp-"));
-        assert_eq!(remove_stale_temps(&path).unwrap(), 1);
     }
 
     #[test]

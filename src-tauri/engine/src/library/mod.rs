@@ -469,9 +469,10 @@ pub fn declared_pixels(bytes: &[u8]) -> Option<u64> {
     Some(u64::from(w) * u64::from(h))
 }
 
-/// Atomic write that first clears temp files a crashed earlier save left.
+/// Atomic write. It reads no folder: a temp file a killed writer left
+/// carries that runner's epoch in its name, never this path's, and
+/// [`Library::remove_job_files`] removes it with the rest of that run.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), LibraryError> {
-    atomic::remove_stale_temps(path).map_err(io_error(path))?;
     atomic::write_atomic(path, bytes).map_err(io_error(path))
 }
 
@@ -730,8 +731,11 @@ mod tests {
         );
     }
 
+    /// Saving reads no folder (the thumbnail folder holds one entry per
+    /// image in the library, and every save listed it twice): a killed
+    /// run's temp file stays until the job's sweep, which removes it.
     #[test]
-    fn save_is_idempotent_and_cleans_stale_temps() {
+    fn save_is_idempotent_and_leaves_stale_temps_to_the_sweep() {
         let f = fixture();
         let lib = library(&f);
         let p = params("job7", 0);
@@ -739,18 +743,30 @@ mod tests {
         let first = lib.save(&input, &p, 1).unwrap();
         let first_bytes = fs::read(&first.path).unwrap();
 
-        // A crash mid-write would leave a temp sibling behind.
-        let dir = first.path.parent().unwrap();
-        let stale = dir.join(format!(
-            ".{}.tmp-deadbeef",
-            first.path.file_name().unwrap().to_string_lossy()
-        ));
-        fs::write(&stale, b"half a png").unwrap();
+        // A run killed mid-write leaves temp siblings behind.
+        let stale = |path: &Path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            let stale = path.with_file_name(format!(".{name}.tmp-deadbeef"));
+            fs::write(&stale, b"half a png").unwrap();
+            stale
+        };
+        let (stale_image, stale_thumb) = (stale(&first.path), stale(&first.thumb_path));
 
         let second = lib.save(&input, &p, 1).unwrap();
         assert_eq!(first, second);
         assert_eq!(fs::read(&second.path).unwrap(), first_bytes);
-        assert!(!stale.exists());
+        assert!(
+            stale_image.exists() && stale_thumb.exists(),
+            "save read the folder"
+        );
+
+        let keep = [second.path.clone(), second.thumb_path.clone()];
+        assert_eq!(
+            lib.remove_job_files("job7", p.created_at, &keep, 1)
+                .unwrap(),
+            2
+        );
+        assert!(!stale_image.exists() && !stale_thumb.exists());
         assert_eq!(files(&f.root).len(), 1);
         assert_eq!(files(&f.thumbs).len(), 1);
     }
