@@ -5,7 +5,10 @@
 //! 2. A job's full lifecycle on the offline provider at zero latency, its
 //!    image files on tmpfs (fsync free), against the same number of bare
 //!    commits as it made writing commits; the image work left is timed
-//!    apart and printed beside it.
+//!    apart and printed beside it. Then the same with 100,000 images in
+//!    the library, against the first run: a job's cost must not grow with
+//!    the library (every save and completion used to list the thumbnail
+//!    folder).
 //!
 //! Criterion prints each figure; the summary at the end prints the ratios
 //! from interleaved runs (medians), which is what the README quotes.
@@ -258,6 +261,18 @@ fn main() {
             .expect("create");
         rt.block_on(until_completed(&mut settled, &j.id));
     });
+    // The same jobs with a large library: the thumbnail folder holds one
+    // file per image in it, so work a job does per entry shows here.
+    fill_thumbnails(&files.path().join("cache").join("thumbnails"), LARGE);
+    let mut large = Vec::new();
+    for i in 0..rounds {
+        let t = Instant::now();
+        let j = rt
+            .block_on(life.create_job(job(rounds + 2 + i, 64)))
+            .expect("create");
+        rt.block_on(until_completed(&mut settled, &j.id));
+        large.push(t.elapsed());
+    }
     worker.abort();
     let per_job = commits / rounds;
     let mut bares = Vec::new();
@@ -269,7 +284,7 @@ fn main() {
         }
         bares.push(t.elapsed());
     }
-    let (life_t, bare_t) = (median(lives), median(bares));
+    let (life_t, bare_t, large_t) = (median(lives), median(bares), median(large));
     let image_work = image_work(files.path());
 
     println!();
@@ -303,5 +318,28 @@ fn main() {
         bare_t.as_secs_f64() * 1e3,
         ratio <= 1.5
     );
+    let ratio = large_t.as_secs_f64() / life_t.as_secs_f64();
+    println!(
+        "lifecycle with {LARGE} thumbnails in the cache folder: {:>8.1} us   ratio {ratio:.2} to an empty one",
+        large_t.as_secs_f64() * 1e6,
+    );
+    println!(
+        "BENCH|lifecycle with {LARGE} images in the library (their thumbnails in one folder) vs an empty library|{:.2} ms|{:.2} ms|{ratio:.2}|≤ 1.2 (no per-image work)|{}",
+        large_t.as_secs_f64() * 1e3,
+        life_t.as_secs_f64() * 1e3,
+        ratio <= 1.2
+    );
     c.final_summary();
+}
+
+/// Images in the large library of the lifecycle's second run.
+const LARGE: u64 = 100_000;
+
+/// `n` empty files named as thumbnails of other jobs' images.
+fn fill_thumbnails(dir: &Path, n: u64) {
+    std::fs::create_dir_all(dir).expect("thumbnails");
+    for i in 0..n {
+        let name = format!("0190aaaa-0000-7000-8000-{i:012}-1-0.png");
+        std::fs::File::create(dir.join(name)).expect("thumbnail");
+    }
 }
