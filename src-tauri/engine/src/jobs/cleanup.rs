@@ -44,8 +44,9 @@ pub(crate) async fn remove_unowned_files(sh: &Shared, job: &JobSummary, keep: Ve
 /// its own list of written files name (a write that failed took its temp
 /// file with it), and the files' names carry the epoch, so there is
 /// nothing else to find. The sweep reads the job's day folder and the
-/// whole thumbnail folder (one entry per image in the library): at 100,000
-/// images that was ~50 ms of every job's completion.
+/// whole thumbnail folder (one entry per image in the library): with the
+/// save's own reads of both (gone too), a job took 70 ms instead of 6.6
+/// at 100,000 images (engine bench).
 pub(crate) async fn remove_earlier_runs_files(sh: &Shared, job: &JobSummary, keep: Vec<PathBuf>) {
     if job.lease_epoch > 1 {
         remove_unowned_files(sh, job, keep).await;

@@ -469,9 +469,9 @@ pub fn declared_pixels(bytes: &[u8]) -> Option<u64> {
     Some(u64::from(w) * u64::from(h))
 }
 
-/// Atomic write. It reads no folder: a temp file a killed writer left
-/// carries that runner's epoch in its name, never this path's, and
-/// [`Library::remove_job_files`] removes it with the rest of that run.
+/// Atomic write. It reads no folder: every run of a job names its files
+/// with its own lease epoch, so no temp file a killed run left is this
+/// path's; [`Library::remove_job_files`] removes it with that run's files.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), LibraryError> {
     atomic::write_atomic(path, bytes).map_err(io_error(path))
 }
