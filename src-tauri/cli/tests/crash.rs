@@ -268,3 +268,67 @@ fn openai_crashes_before_sending_and_after_staging() {
         );
     }
 }
+
+/// A resend OpenAI cannot rule out as a duplicate is marked so even when
+/// the worker that resent it is killed after staging the answer: the next
+/// worker commits the staged images without asking again, and the mark
+/// must not have been lost with the worker that meant to write it.
+#[test]
+fn openai_possible_duplicate_survives_a_crash_after_staging() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let key = "sk-emu-Crash44445555";
+    let emu = rt
+        .block_on(easel_emulator::openai::start(key, 0))
+        .expect("emulator");
+    let mut cli = Cli::new();
+    cli.env
+        .push(("EASEL_OPENAI_BASE_URL".into(), emu.base_url.clone()));
+    cli.env.push(("OPENAI_API_KEY".into(), key.into()));
+    let prompt = "a resend killed after staging";
+    let id = cli
+        .ok(&[
+            "generate",
+            "--provider",
+            "openai",
+            "--prompt",
+            prompt,
+            "--size",
+            "256x256",
+        ])
+        .trim()
+        .to_string();
+    // The first submit reaches OpenAI (which generates and bills) and its
+    // answer never comes: the worker is killed while waiting for it.
+    emu.script
+        .push(easel_emulator::faults::Fault::AcceptThenHang);
+    let mut first = cli.cmd().arg("work").spawn().expect("worker");
+    let waited = Instant::now();
+    while emu.script.generations(prompt) == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "never submitted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().expect("kill -9");
+    let _ = first.wait();
+    // The next worker cannot ask OpenAI, resends, stages the answer, dies.
+    kill_at(&cli, "staged");
+    assert_eq!(emu.script.generations(prompt), 2);
+    cli.ok(&["work", "--until-idle"]);
+    check_finished_once(&cli, &id, 1);
+    assert_eq!(emu.script.generations(prompt), 2, "not sent a third time");
+    let d = cli.json(&["show", &id, "--json"]);
+    assert!(
+        d["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .any(|e| e["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("possible duplicate")),
+        "the resend is not marked: {:#}",
+        d["timeline"]
+    );
+}

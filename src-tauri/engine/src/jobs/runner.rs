@@ -249,6 +249,9 @@ async fn submit(
         return done_at_submit(run, &job, &handle, note, None).await;
     }
     let mut note = "accepted by the provider".to_string();
+    // A resend the provider cannot rule out as a duplicate: written with
+    // the fence, before it goes out (see `fence`).
+    let mut duplicate: Option<String> = None;
     // Why the provider is asked before submitting: a previous worker died
     // mid-submit, or a submit's answer was lost (timeout, reset). A worker
     // that died before sending anything (see `fence`) left nothing to find.
@@ -282,9 +285,10 @@ async fn submit(
                         note = format!("resubmitted {why}: the provider has no record of it");
                     }
                     Reconciliation::NotFindable => {
-                        note = format!(
-                            "resubmitted {why}; the provider cannot say whether the first submit reached it (possible duplicate)"
-                        );
+                        duplicate = Some(format!(
+                            "resubmitting {why}; the provider cannot say whether the first submit reached it (possible duplicate)"
+                        ));
+                        note = format!("accepted by the provider (resubmitted {why})");
                     }
                 },
                 // Asking failed (the provider is down, a timeout): ask again
@@ -309,7 +313,7 @@ async fn submit(
         // The last moment before a paid call: prove in the database that
         // this runner still holds the job, and push its lease out so no
         // other worker takes it over while the request is on its way.
-        if !fence(run, &job).await? {
+        if !fence(run, &job, duplicate.take()).await? {
             return Ok(None);
         }
         tracing::info!("submitting");
@@ -383,8 +387,15 @@ async fn was_sent(run: &Run, job: &JobSummary) -> Result<bool, EngineError> {
 const LISTING_GRACE_MS: u64 = 1_000;
 
 /// Renew the lease now and record that the submit is going out; false
-/// (and the runner stops) when the job is not ours.
-async fn fence(run: &mut Run, job: &JobSummary) -> Result<bool, EngineError> {
+/// (and the runner stops) when the job is not ours. A possible duplicate
+/// is marked in the job's history in the same commit: the resend's answer
+/// may be staged and committed by a later worker (this one killed in
+/// between), which never knew it was a resend.
+async fn fence(
+    run: &mut Run,
+    job: &JobSummary,
+    duplicate: Option<String>,
+) -> Result<bool, EngineError> {
     let (id, lease, attempt) = (job.id.clone(), run.lease.clone(), job.attempts);
     let until = now_ms() + run.sh.config.lease_ms as i64;
     let held = run
@@ -394,6 +405,9 @@ async fn fence(run: &mut Run, job: &JobSummary) -> Result<bool, EngineError> {
                 let held = q::heartbeat(tx, &id, &lease, until)?;
                 if held {
                     q::mark_attempt_sent(tx, &id, attempt, now_ms())?;
+                    if let Some(line) = &duplicate {
+                        q::note_in_timeline(tx, &id, attempt, line, now_ms())?;
+                    }
                 }
                 Ok(held)
             })

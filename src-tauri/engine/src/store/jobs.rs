@@ -838,6 +838,24 @@ fn append_timeline(
     Ok(())
 }
 
+/// A line in the job's history that changes nothing else (no status, no
+/// seq, no event): it is recorded at its current status.
+pub fn note_in_timeline(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    attempt: u32,
+    detail: &str,
+    now: i64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO timeline (job_id, n, seq, at, from_status, to_status, attempt, detail) \
+         SELECT id, (SELECT IFNULL(MAX(n), 0) + 1 FROM timeline WHERE job_id = ?1), \
+         seq, ?2, status, status, ?3, ?4 FROM jobs WHERE id = ?1",
+    )?
+    .execute(params![job_id, now, attempt, detail])?;
+    Ok(())
+}
+
 /// How many jobs of `provider` are running (all processes), including
 /// those whose worker died and that recovery has not taken over yet: a
 /// takeover keeps the count, so claims never push it past the limit.

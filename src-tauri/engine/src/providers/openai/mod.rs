@@ -99,10 +99,12 @@ fn gpt_image(id: &str, name: &str) -> ModelInfo {
             ),
             // Partial images streamed while it works (one image per job;
             // each adds about 100 output tokens, charged from the usage).
-            // Off by default: the kill harness found a streamed submit cut by
-            // a restart that was generated twice without being marked as a
-            // possible duplicate (see the session note); until that is
-            // understood, streaming is the user's choice.
+            // Off by default: streaming is the user's choice. (It was kept
+            // off after the kill harness found a resend generated twice
+            // without the possible-duplicate mark: the mark was written
+            // only with the answer, and lost when the worker died after
+            // staging it. The fence now writes it before the resend; see
+            // cli/tests/crash.rs, openai_possible_duplicate_survives_...)
             choice(
                 "previews",
                 "Previews",
