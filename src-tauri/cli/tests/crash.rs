@@ -240,23 +240,9 @@ fn openai_crashes_before_sending_and_after_staging() {
         .block_on(easel_emulator::openai::start(key, 0))
         .expect("emulator");
     for point in ["submitting", "staged"] {
-        let mut cli = Cli::new();
-        cli.env
-            .push(("EASEL_OPENAI_BASE_URL".into(), emu.base_url.clone()));
-        cli.env.push(("OPENAI_API_KEY".into(), key.into()));
+        let cli = Cli::for_openai(&emu.base_url, key);
         let prompt = format!("an openai crash at {point}");
-        let id = cli
-            .ok(&[
-                "generate",
-                "--provider",
-                "openai",
-                "--prompt",
-                &prompt,
-                "--size",
-                "256x256",
-            ])
-            .trim()
-            .to_string();
+        let id = cli.generate_openai(&prompt);
         kill_at(&cli, point);
         cli.ok(&["work", "--until-idle"]);
         check_finished_once(&cli, &id, 1);
@@ -280,23 +266,9 @@ fn openai_possible_duplicate_survives_a_crash_after_staging() {
     let emu = rt
         .block_on(easel_emulator::openai::start(key, 0))
         .expect("emulator");
-    let mut cli = Cli::new();
-    cli.env
-        .push(("EASEL_OPENAI_BASE_URL".into(), emu.base_url.clone()));
-    cli.env.push(("OPENAI_API_KEY".into(), key.into()));
+    let cli = Cli::for_openai(&emu.base_url, key);
     let prompt = "a resend killed after staging";
-    let id = cli
-        .ok(&[
-            "generate",
-            "--provider",
-            "openai",
-            "--prompt",
-            prompt,
-            "--size",
-            "256x256",
-        ])
-        .trim()
-        .to_string();
+    let id = cli.generate_openai(prompt);
     // The first submit reaches OpenAI (which generates and bills) and its
     // answer never comes: the worker is killed while waiting for it.
     emu.script

@@ -246,33 +246,27 @@ fn main() {
     };
     let mut life_conn = bare(life_dir.path());
     let rounds = 40;
-    let (mut lives, mut commits) = (Vec::new(), 0);
-    for i in 0..rounds {
+    // One job from click to completed: its time and its writing commits.
+    let mut one_job = |n: u64| {
         let before = life.commits();
         let t = Instant::now();
-        let j = rt.block_on(life.create_job(job(i, 64))).expect("create");
+        let j = rt.block_on(life.create_job(job(n, 64))).expect("create");
         rt.block_on(until_completed(&mut settled, &j.id));
-        lives.push(t.elapsed());
-        commits += life.commits() - before;
+        (t.elapsed(), life.commits() - before)
+    };
+    let (mut lives, mut commits) = (Vec::new(), 0);
+    for i in 0..rounds {
+        let (took, made) = one_job(i);
+        lives.push(took);
+        commits += made;
     }
     let life_pages = wal_frames_per_call(life.store_path(), 8, || {
-        let j = rt
-            .block_on(life.create_job(job(rounds + 1, 64)))
-            .expect("create");
-        rt.block_on(until_completed(&mut settled, &j.id));
+        one_job(rounds + 1);
     });
     // The same jobs with a large library: the thumbnail folder holds one
     // file per image in it, so work a job does per entry shows here.
     fill_thumbnails(&files.path().join("cache").join("thumbnails"), LARGE);
-    let mut large = Vec::new();
-    for i in 0..rounds {
-        let t = Instant::now();
-        let j = rt
-            .block_on(life.create_job(job(rounds + 2 + i, 64)))
-            .expect("create");
-        rt.block_on(until_completed(&mut settled, &j.id));
-        large.push(t.elapsed());
-    }
+    let large: Vec<_> = (0..rounds).map(|i| one_job(rounds + 2 + i).0).collect();
     worker.abort();
     let per_job = commits / rounds;
     let mut bares = Vec::new();

@@ -38,6 +38,30 @@ impl Cli {
         }
     }
 
+    /// A Cli whose commands reach an OpenAI (emulator) at `base_url` with
+    /// `key` from the environment.
+    pub fn for_openai(base_url: &str, key: &str) -> Cli {
+        let mut cli = Cli::new();
+        cli.env
+            .push(("EASEL_OPENAI_BASE_URL".into(), base_url.into()));
+        cli.env.push(("OPENAI_API_KEY".into(), key.into()));
+        cli
+    }
+
+    /// Queue a 256×256 OpenAI generation of `prompt`; the job's id.
+    pub fn generate_openai(&self, prompt: &str) -> String {
+        let args = [
+            "generate",
+            "--provider",
+            "openai",
+            "--prompt",
+            prompt,
+            "--size",
+            "256x256",
+        ];
+        self.ok(&args).trim().to_string()
+    }
+
     pub fn cmd(&self) -> Command {
         // EASEL_TEST_CLI_BIN runs the same tests against another build (to
         // show a regression test fails on an older easel-cli).

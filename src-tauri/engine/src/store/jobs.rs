@@ -821,25 +821,11 @@ fn append_timeline(
     attempt: Option<u32>,
     detail: &str,
 ) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO timeline (job_id, n, seq, at, from_status, to_status, attempt, detail) \
-         VALUES (?2, (SELECT IFNULL(MAX(n), 0) + 1 FROM timeline WHERE job_id = ?2), \
-         ?1, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        job.seq,
-        job.id,
-        job.updated_at,
-        from.map(JobStatus::as_str),
-        job.status.as_str(),
-        attempt,
-        detail
-    ])?;
-    Ok(())
+    insert_timeline(tx, &job.id, job.updated_at, from, attempt, detail)
 }
 
 /// A line in the job's history that changes nothing else (no status, no
-/// seq, no event): it is recorded at its current status.
+/// seq, no event): shown at its current status, with no transition.
 pub fn note_in_timeline(
     tx: &Transaction<'_>,
     job_id: &str,
@@ -847,12 +833,32 @@ pub fn note_in_timeline(
     detail: &str,
     now: i64,
 ) -> Result<()> {
+    insert_timeline(tx, job_id, now, None, Some(attempt), detail)
+}
+
+/// The one statement that adds to a job's history: its next entry number,
+/// at the status and seq the job's row holds now (a transition updated the
+/// row first, in the same transaction).
+fn insert_timeline(
+    tx: &Transaction<'_>,
+    job_id: &str,
+    at: i64,
+    from: Option<JobStatus>,
+    attempt: Option<u32>,
+    detail: &str,
+) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO timeline (job_id, n, seq, at, from_status, to_status, attempt, detail) \
          SELECT id, (SELECT IFNULL(MAX(n), 0) + 1 FROM timeline WHERE job_id = ?1), \
-         seq, ?2, status, status, ?3, ?4 FROM jobs WHERE id = ?1",
+         seq, ?2, ?3, status, ?4, ?5 FROM jobs WHERE id = ?1",
     )?
-    .execute(params![job_id, now, attempt, detail])?;
+    .execute(params![
+        job_id,
+        at,
+        from.map(JobStatus::as_str),
+        attempt,
+        detail
+    ])?;
     Ok(())
 }
 
