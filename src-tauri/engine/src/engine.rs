@@ -553,6 +553,12 @@ impl Engine {
         self.shared.store.commits()
     }
 
+    /// Reads this engine has made of its database (for tests and
+    /// benchmarks).
+    pub fn reads(&self) -> u64 {
+        self.shared.store.reads()
+    }
+
     /// The folder of the current library that `job`'s images are saved in.
     pub fn image_dir_of(&self, job: &JobSummary) -> Option<std::path::PathBuf> {
         let created = chrono::DateTime::from_timestamp_millis(job.created_at)?;

@@ -89,3 +89,96 @@ async fn moving_a_job_to_the_front_makes_it_start_first_and_a_paused_queue_start
         "{refused:?}"
     );
 }
+
+/// Due jobs that cannot start yet (their provider is at its limit, or the
+/// queue is paused) wait for a slot without the scheduler looping: it
+/// used to sleep until the earliest due job's time, which had passed, so
+/// it woke at once, over and over, asking the database each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_jobs_that_cannot_start_leave_the_scheduler_asleep() {
+    let t = env_with(|c| {
+        c.concurrency.insert("offline".into(), 1);
+        c.offline.latency_ms = 1_500;
+    });
+    let mut ids = Vec::new();
+    for name in ["running", "waiting", "also waiting"] {
+        let job = t
+            .engine
+            .create_job(new_job(name, &format!("the {name} job")))
+            .await
+            .expect("create");
+        ids.push(job.id);
+    }
+    let engine = t.engine.clone();
+    let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Idle).await });
+    let started = tokio::time::Instant::now();
+    while t.engine.get(&ids[0]).await.expect("get").status != JobStatus::Processing {
+        assert!(started.elapsed() < Duration::from_secs(30), "never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The first job runs for 1.5 s; meanwhile the other two are due and
+    // cannot start. Half a second of that: a few reads at most (the
+    // recovery tick), not hundreds.
+    let before = t.engine.reads();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let reads = t.engine.reads() - before;
+    assert_eq!(
+        t.engine.get(&ids[1]).await.expect("get").status,
+        JobStatus::Queued,
+        "the limit held"
+    );
+    assert!(
+        reads < 50,
+        "{reads} reads in half a second with nothing to start"
+    );
+
+    // They still start as soon as the slot is free, and all complete.
+    tokio::time::timeout(Duration::from_secs(60), worker)
+        .await
+        .expect("runs in time")
+        .expect("joined")
+        .expect("worker");
+    for id in &ids {
+        assert_eq!(
+            t.engine.get(id).await.expect("get").status,
+            JobStatus::Completed
+        );
+    }
+}
+
+/// A paused queue with due jobs leaves the app's worker (which runs until
+/// the app quits) asleep too, until the queue is resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_queue_leaves_the_scheduler_asleep() {
+    let t = env_with(|_| {});
+    t.engine.set_queue_paused(true).await.expect("pause");
+    let job = t
+        .engine
+        .create_job(new_job("paused", "a job the pause holds"))
+        .await
+        .expect("create");
+    let engine = t.engine.clone();
+    let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Forever).await });
+    // Past the worker's start-up sweeps.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = t.engine.reads();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let reads = t.engine.reads() - before;
+    assert!(reads < 50, "{reads} reads in half a second while paused");
+    assert_eq!(
+        t.engine.get(&job.id).await.expect("get").status,
+        JobStatus::Queued
+    );
+    t.engine.set_queue_paused(false).await.expect("resume");
+    let started = tokio::time::Instant::now();
+    while t.engine.get(&job.id).await.expect("get").status != JobStatus::Completed {
+        assert!(started.elapsed() < Duration::from_secs(30), "never ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    t.engine.stop();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("stops")
+        .expect("joined")
+        .expect("worker");
+}

@@ -51,15 +51,33 @@ pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineEr
             return Ok(());
         }
         let step = async {
-            if tokio::time::Instant::now() >= next_recovery {
-                recover(&sh, &mut tasks).await?;
+            let recovering = tokio::time::Instant::now() >= next_recovery;
+            let now = now_ms();
+            let view = sh
+                .db(move |s| s.read(|c| q::scheduler_view(c, now, recovering)))
+                .await?;
+            if recovering {
+                recover(&sh, view.expired, &mut tasks).await?;
                 next_recovery = tokio::time::Instant::now() + tick;
             }
-            claim_due(&sh, &mut tasks).await?;
+            // A provider cooling down after a 429 wakes the scheduler when
+            // its wait ends, if it has due work.
+            let cooled = view
+                .due
+                .iter()
+                .filter_map(|p| sh.cooldowns.remaining(p, now_ms()))
+                .min()
+                .map(|wait| now_ms() + wait.as_millis() as i64);
+            if !view.paused {
+                claim_due(&sh, view.due, &mut tasks).await?;
+            }
             if done(&sh, &until, tasks.is_empty()).await? {
                 return Ok(None);
             }
-            Ok::<_, EngineError>(Some(sh.db(|s| s.read(q::next_wakeup)).await?))
+            // The view's next wake-up counts only jobs not due at `now`,
+            // which no claim took: it stands after the claims.
+            let next = [view.next_wakeup, cooled].into_iter().flatten().min();
+            Ok::<_, EngineError>(Some(next))
         };
         let wake_at = match step.await {
             Ok(Some(at)) => at,
@@ -107,11 +125,13 @@ pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineEr
 /// write lock is never held long.
 const RECOVERY_BATCH: usize = 1024;
 
-async fn recover(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), EngineError> {
-    let now = now_ms();
-    let providers = sh
-        .db(move |s| s.read(|c| q::providers_with_expired_leases(c, now)))
-        .await?;
+/// Take over the running jobs of `providers` (from the scheduler's view)
+/// whose lease lapsed.
+async fn recover(
+    sh: &Arc<Shared>,
+    providers: Vec<String>,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), EngineError> {
     for provider in providers {
         // Runners start once the provider's batches are committed (their
         // own first writes would otherwise queue between the batches), and
@@ -216,22 +236,22 @@ async fn claim_due(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), Engi
                         // indexed here, in a commit the job makes anyway,
                         // not in the click's.
                         search_index::catch_up(tx)?;
-                        transitions::claim(tx, &p, limit, &owner, until, now_ms())
+                        let job = transitions::claim(tx, &p, limit, &owner, until, now_ms())?;
+                        // Asked in the claim's transaction: one hop to
+                        // the database instead of two.
+                        let more = job.is_some() && q::has_due(tx, &p, now_ms())?;
+                        Ok((job, more))
                     })
                 })
                 .await?;
-            let Some(job) = claimed else { break };
+            let (Some(job), more) = claimed else { break };
             sh.publish(&job);
             sh.start_running(&job.id);
             tasks.spawn(runner::drive(Arc::clone(sh), job, false));
             // Another claim only if there is more due work: a claim that
             // finds nothing still holds the write lock the new runner is
             // about to ask for.
-            let p = provider.clone();
-            if !sh
-                .db(move |s| s.read(|c| q::has_due(c, &p, now_ms())))
-                .await?
-            {
+            if !more {
                 break;
             }
         }

@@ -908,11 +908,40 @@ pub fn providers_with_due_work(conn: &Connection, now: i64) -> Result<Vec<String
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// When the next queued job becomes due (for the scheduler's sleep).
-pub fn next_wakeup(conn: &Connection) -> Result<Option<i64>> {
+/// When the next queued job that is not due yet becomes due (for the
+/// scheduler's sleep). Jobs due already are not counted: the scheduler
+/// claimed what it could, and those left wait for a slot (a runner ending,
+/// a wake-up), not for a time that has passed.
+pub fn next_wakeup(conn: &Connection, now: i64) -> Result<Option<i64>> {
     Ok(conn
         .prepare_cached(NEXT_WAKEUP_SQL)?
-        .query_row([], |r| r.get(0))?)
+        .query_row([now], |r| r.get(0))?)
+}
+
+/// What the scheduler needs to decide its next step, read at once (each
+/// read is a hop to a blocking thread and back, which costs more than the
+/// query): whether the queue is paused, which providers have due work,
+/// which have running jobs whose lease lapsed (when `with_expired`), and
+/// when the next queued job becomes due.
+#[derive(Debug, Clone, Default)]
+pub struct SchedulerView {
+    pub paused: bool,
+    pub due: Vec<String>,
+    pub expired: Vec<String>,
+    pub next_wakeup: Option<i64>,
+}
+
+pub fn scheduler_view(conn: &Connection, now: i64, with_expired: bool) -> Result<SchedulerView> {
+    Ok(SchedulerView {
+        paused: queue_paused(conn)?,
+        due: providers_with_due_work(conn, now)?,
+        expired: if with_expired {
+            providers_with_expired_leases(conn, now)?
+        } else {
+            Vec::new()
+        },
+        next_wakeup: next_wakeup(conn, now)?,
+    })
 }
 
 /// The condition of a running job whose worker stopped renewing its lease.
@@ -972,7 +1001,7 @@ fn due_providers_sql() -> String {
 }
 
 const NEXT_WAKEUP_SQL: &str =
-    "SELECT MIN(next_run_at) FROM jobs WHERE status = 'queued' AND held = 0";
+    "SELECT MIN(next_run_at) FROM jobs WHERE status = 'queued' AND held = 0 AND next_run_at > ?1";
 
 fn expired_providers_sql() -> String {
     format!("SELECT DISTINCT provider FROM jobs WHERE {}", expired_sql())
@@ -1191,6 +1220,23 @@ pub fn provider_cost(conn: &Connection, id: &str) -> Result<Option<i64>> {
         )
         .optional()?
         .flatten())
+}
+
+/// A running job's provider handle and when its attempt `number` started
+/// (None when the attempt row is missing), in one read.
+pub fn handle_and_start(
+    conn: &Connection,
+    id: &str,
+    number: u32,
+) -> Result<(Option<String>, Option<i64>)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT j.handle, a.started_at FROM jobs j \
+             LEFT JOIN attempts a ON a.job_id = j.id AND a.number = ?2 WHERE j.id = ?1",
+        )?
+        .query_row(params![id, number], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((None, None)))
 }
 
 pub fn handle(conn: &Connection, id: &str) -> Result<Option<String>> {
@@ -1476,6 +1522,58 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The runner's and the scheduler's combined reads answer as their
+    /// single-purpose statements do (each read is a trip to a blocking
+    /// thread, so they are asked at once).
+    #[test]
+    fn combined_reads_answer_like_their_parts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("view.db"), Duration::from_secs(1)).expect("open");
+        store
+            .write(|tx| {
+                for (id, status, due) in [("run-1", "processing", 5), ("wait-1", "queued", 40)] {
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO jobs (id, request_id, status, provider, model, prompt, \
+                             width, height, count, seed, created_at, updated_at, max_attempts, \
+                             next_run_at, seq) VALUES (?1, ?1, ?2, 'offline', 'm', 'p', \
+                             64, 64, 1, 1, 1, 1, 3, ?3, {NEXT_SEQ_SQL})"
+                        ),
+                        params![id, status, due],
+                    )?;
+                }
+                tx.execute("UPDATE jobs SET handle = 'h-1' WHERE id = 'run-1'", [])?;
+                insert_attempt(tx, "run-1", 1, "offline", "m", 7)
+            })
+            .expect("jobs");
+        let read = |id: &'static str, n: u32| {
+            store
+                .read(|c| handle_and_start(c, id, n))
+                .expect("handle and start")
+        };
+        assert_eq!(read("run-1", 1), (Some("h-1".into()), Some(7)));
+        assert_eq!(read("run-1", 2), (Some("h-1".into()), None));
+        assert_eq!(read("wait-1", 1), (None, None));
+        assert_eq!(read("no-such-job", 1), (None, None));
+
+        // Not due yet: nothing to claim; it wakes the scheduler at 40. The
+        // running job has no lease, so recovery would take it.
+        let view = store.read(|c| scheduler_view(c, 20, true)).expect("view");
+        assert!(!view.paused && view.due.is_empty(), "{view:?}");
+        assert_eq!(view.next_wakeup, Some(40));
+        assert_eq!(view.expired, vec!["offline".to_string()]);
+        let view = store.read(|c| scheduler_view(c, 50, false)).expect("view");
+        assert_eq!(view.due, vec!["offline".to_string()]);
+        assert!(view.expired.is_empty(), "not asked: {view:?}");
+        store.write(|tx| set_queue_paused(tx, true)).expect("pause");
+        assert!(
+            store
+                .read(|c| scheduler_view(c, 50, false))
+                .expect("view")
+                .paused
+        );
     }
 
     /// A change number is never handed out twice: a change takes one above

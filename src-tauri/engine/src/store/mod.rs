@@ -86,6 +86,7 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     busy_timeout: Duration,
     commits: AtomicU64,
+    reads: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -120,6 +121,7 @@ impl Store {
                 readers: Mutex::new(Vec::new()),
                 busy_timeout,
                 commits: AtomicU64::new(0),
+                reads: AtomicU64::new(0),
             }),
         })
     }
@@ -154,8 +156,15 @@ impl Store {
         self.inner.commits.load(Ordering::Relaxed)
     }
 
+    /// Read calls made through this store: for tests (a scheduler that
+    /// spins shows here) and benchmarks.
+    pub fn reads(&self) -> u64 {
+        self.inner.reads.load(Ordering::Relaxed)
+    }
+
     /// Run `f` on a reader connection (a consistent snapshot per statement).
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.inner.reads.fetch_add(1, Ordering::Relaxed);
         let conn = match lock(&self.inner.readers).pop() {
             Some(c) => c,
             None => open_connection(&self.inner.path, self.inner.busy_timeout, true)?,
