@@ -37,6 +37,9 @@ struct Run {
     written: Vec<PathBuf>,
     /// Jobs a webhook said to poll now, from the moment this runner started.
     pokes: broadcast::Receiver<String>,
+    /// Whether this runner stored a preview (then its previews are removed
+    /// when it ends; a runner that stored none has none to remove).
+    previewed: bool,
 }
 
 impl Run {
@@ -111,6 +114,7 @@ pub(crate) async fn drive(sh: Arc<Shared>, job: JobSummary, recovered: bool) {
             key: None,
             lost,
             written: Vec::new(),
+            previewed: false,
         };
         let id = job.id.clone();
         let result = phases(&mut run, job, recovered).await;
@@ -121,8 +125,10 @@ pub(crate) async fn drive(sh: Arc<Shared>, job: JobSummary, recovered: bool) {
         // Whatever this runner wrote and did not commit as assets is no
         // one's: remove it (only its own epoch's files).
         cleanup::remove_own_files(std::mem::take(&mut run.written)).await;
-        let (previews, key, epoch) = (sh.previews.clone(), id.clone(), run.lease.epoch);
-        let _ = tokio::task::spawn_blocking(move || previews.remove_run(&key, epoch)).await;
+        if run.previewed {
+            let (previews, key, epoch) = (sh.previews.clone(), id.clone(), run.lease.epoch);
+            let _ = tokio::task::spawn_blocking(move || previews.remove_run(&key, epoch)).await;
+        }
         if let Err(e) = result {
             // Hand the job back at once instead of letting the lease lapse:
             // recovery resumes it without counting a crash.
@@ -562,10 +568,21 @@ async fn poll(
     provider: &dyn Provider,
     job: JobSummary,
 ) -> Result<Option<JobSummary>, EngineError> {
-    let key = job.id.clone();
-    let Some(handle) = run.sh.db(move |s| s.read(|c| q::handle(c, &key))).await? else {
+    // The handle, when the attempt started and whether its outputs are
+    // staged already (a runner that staged them died before committing):
+    // one trip to a blocking thread, not three.
+    let (key, number, staging) = (job.id.clone(), job.attempts, run.sh.staging.clone());
+    let (handle, started, staged) = run
+        .sh
+        .db(move |s| {
+            let (handle, started) = s.read(|c| q::handle_and_start(c, &key, number))?;
+            Ok((handle, started, matches!(staging.staged(&key), Ok(Some(_)))))
+        })
+        .await?;
+    let Some(handle) = handle else {
         return fail_with(run, &job, "lost_handle", "the provider handle is missing").await;
     };
+    let started = started.unwrap_or_else(now_ms);
     let spec = job.spec();
     let caps = provider.capabilities();
     // No faster than configured, nor than the provider's own pace.
@@ -580,13 +597,12 @@ async fn poll(
         Some(ms) => Some(*ms),
         None => caps.processing_deadline_ms,
     };
-    let started = attempt_started(run, &job).await?;
     let mut last_progress = job.progress.unwrap_or(0.0);
     let mut last_said = (job.queue_position, job.provider_message.clone());
     let mut last_preview: Option<u32> = None;
     let mut errors = 0u32;
     crashpoint(&run.sh, "processing", &job.id).await;
-    if is_staged(run, &job).await {
+    if staged {
         return provider_done(run, &job).await;
     }
     loop {
@@ -684,7 +700,12 @@ async fn poll(
 /// Keep a provider's preview and name it on the job, for the card; false
 /// if the lease was lost. A preview that cannot be kept is skipped: it is
 /// never a reason to fail the job.
-async fn show_preview(run: &Run, job: &JobSummary, preview: Preview) -> Result<bool, EngineError> {
+async fn show_preview(
+    run: &mut Run,
+    job: &JobSummary,
+    preview: Preview,
+) -> Result<bool, EngineError> {
+    run.previewed = true;
     let Some(path) = keep_preview(&run.sh, &job.id, run.lease.epoch, preview).await else {
         return Ok(true);
     };
@@ -719,16 +740,6 @@ async fn keep_preview(sh: &Shared, job_id: &str, epoch: i64, preview: Preview) -
         }
         Err(_) => None,
     }
-}
-
-/// When the job's current attempt started (its submit), or now.
-async fn attempt_started(run: &Run, job: &JobSummary) -> Result<i64, EngineError> {
-    let (id, number) = (job.id.clone(), job.attempts);
-    let attempts = run.sh.db(move |s| s.read(|c| q::attempts(c, &id))).await?;
-    Ok(attempts
-        .iter()
-        .find(|a| a.number == number)
-        .map_or_else(now_ms, |a| a.started_at))
 }
 
 /// The provider kept the job past its deadline: fail it clearly and owe
@@ -776,11 +787,8 @@ async fn staged_or_fetched(
     job: &JobSummary,
     handle: &str,
     spec: &crate::model::JobSpec,
+    staged: std::io::Result<Option<Vec<OutputMeta>>>,
 ) -> Result<Result<Vec<OutputMeta>, Fetch>, EngineError> {
-    let (staging, id) = (run.sh.staging.clone(), job.id.clone());
-    let staged = tokio::task::spawn_blocking(move || staging.staged(&id))
-        .await
-        .map_err(|_| EngineError::Shutdown)?;
     if let Ok(Some(metas)) = staged {
         return Ok(Ok(metas));
     }
@@ -811,13 +819,19 @@ async fn save(
     job: JobSummary,
 ) -> Result<Option<JobSummary>, EngineError> {
     let sh = Arc::clone(&run.sh);
-    let key = job.id.clone();
-    let Some(handle) = sh.db(move |s| s.read(|c| q::handle(c, &key))).await? else {
+    // The handle and the staged outputs' list in one trip to a blocking
+    // thread.
+    let (key, staging) = (job.id.clone(), sh.staging.clone());
+    let (handle, staged) = sh
+        .db(move |s| Ok((s.read(|c| q::handle(c, &key))?, staging.staged(&key))))
+        .await?;
+    let Some(handle) = handle else {
         return fail_with(run, &job, "lost_handle", "the provider handle is missing").await;
     };
     crashpoint(&sh, "saving", &job.id).await;
     let spec = job.spec();
-    let metas = match staged_or_fetched(run, provider, &job, &handle, &spec).await? {
+    let fetched = staged_or_fetched(run, provider, &job, &handle, &spec, staged).await?;
+    let metas = match fetched {
         Ok(metas) => metas,
         Err(Fetch::Retry(e)) => {
             return defer_save(run, &job, "provider_unavailable", &e.message).await
@@ -1040,21 +1054,23 @@ async fn settle(
     job: &JobSummary,
     outcome: Outcome,
 ) -> Result<Option<JobSummary>, EngineError> {
-    let (id, lease) = (job.id.clone(), run.lease.clone());
+    let (id, lease, staging) = (job.id.clone(), run.lease.clone(), run.sh.staging.clone());
     let failed = !matches!(outcome, Outcome::Completed { .. });
     let out = run
         .sh
-        .db(move |s| s.write(|tx| transitions::settle(tx, &id, Some(&lease), &outcome, now_ms())))
+        .db(move |s| {
+            let out = s.write(|tx| transitions::settle(tx, &id, Some(&lease), &outcome, now_ms()))?;
+            // Settled (stored in the library, or ended without): staging is
+            // done with. Removed in the settlement's trip to this thread.
+            if out.is_some() {
+                if let Err(e) = staging.remove(&id) {
+                    tracing::warn!(job_id = %id, error = %e, "cannot remove the job's staged outputs");
+                }
+            }
+            Ok(out)
+        })
         .await?;
     let out = published(&run.sh, out);
-    if out.is_some() {
-        // Stored in the library, or ended without: staging is done with.
-        let (staging, id) = (run.sh.staging.clone(), job.id.clone());
-        let removed = tokio::task::spawn_blocking(move || staging.remove(&id)).await;
-        if let Ok(Err(e)) = removed {
-            tracing::warn!(error = %e, "cannot remove the job's staged outputs");
-        }
-    }
     if let (Some(done), true) = (&out, failed) {
         cleanup::remove_own_files(std::mem::take(&mut run.written)).await;
         cleanup::remove_earlier_runs_files(&run.sh, done, Vec::new()).await;
