@@ -161,6 +161,35 @@ fn a_job_that_keeps_crashing_the_worker_is_held_then_resumed_by_the_user() {
     check_finished_once(&cli, &id, 1);
 }
 
+/// A job held after crashing the worker mid-save keeps no file in the
+/// library: the killed runs' images and thumbnails (complete, but named by
+/// no asset row) go when recovery holds the job. Found by the kill
+/// harness (`orphan_files` of held jobs). Its retry then saves again.
+#[test]
+fn a_job_held_after_crashes_mid_save_leaves_no_files() {
+    let cli = Cli::new();
+    let id = cli
+        .ok(&["generate", "--prompt", "a kiln", "--size", "64x64"])
+        .trim()
+        .to_string();
+    let cache = cli.data.path().join("cache");
+    for _ in 0..3 {
+        kill_at(&cli, "after_rename");
+    }
+    assert!(!cli.library_files().is_empty(), "the runs wrote files");
+    cli.ok(&["work", "--until-idle"]);
+    let d = cli.json(&["show", &id, "--json"]);
+    assert_eq!(d["job"]["held"], true, "{d:#}");
+    assert_eq!(cli.library_files(), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        common::walk(&cache.join("thumbnails")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    cli.ok(&["retry", &id]);
+    cli.ok(&["work", "--until-idle"]);
+    check_finished_once(&cli, &id, 1);
+}
+
 /// Against Replicate's emulator: killed at each phase, including after
 /// Replicate accepted the prediction and before Easel committed its handle,
 /// the restarted worker finishes the job with one prediction only (found

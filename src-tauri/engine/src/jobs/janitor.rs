@@ -114,16 +114,20 @@ pub(crate) async fn sweep_previews(sh: &Shared) {
     }
 }
 
-/// One read of the recently ended jobs and their assets, then one pass over
-/// each folder involved (not one per job: the thumbnail folder holds every
-/// job's thumbnails).
+/// One read of the recently ended jobs (and the held ones) and their
+/// assets, then one pass over each folder involved (not one per job: the
+/// thumbnail folder holds every job's thumbnails).
 pub(crate) async fn sweep_recent(sh: &Shared) {
     let since = now_ms() - WINDOW_MS;
     let listed = sh
         .db(move |s| {
             s.read(|c| {
                 let mut out = Vec::new();
-                for job in q::recently_settled(c, since, MAX_JOBS)? {
+                // Held jobs too: no runner runs them, and their killed
+                // runs' files (no asset row names them) may have outlived
+                // the recovery that held them.
+                let settled = q::recently_settled(c, since, MAX_JOBS)?;
+                for job in settled.into_iter().chain(q::held_running(c, MAX_JOBS)?) {
                     let keep = if job.status == JobStatus::Completed {
                         cleanup::asset_files(&q::all_assets(c, &job.id)?)
                     } else {

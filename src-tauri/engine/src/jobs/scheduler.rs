@@ -3,7 +3,7 @@
 
 use crate::error::EngineError;
 use crate::jobs::transitions::{self, Recovered};
-use crate::jobs::{janitor, runner};
+use crate::jobs::{cleanup, janitor, runner};
 use crate::model::JobSummary;
 use crate::shared::{AbortOnDrop, Shared};
 use crate::store::jobs as q;
@@ -153,6 +153,7 @@ async fn recover_provider(
     provider: &str,
     taken: &mut Vec<JobSummary>,
 ) -> Result<(), EngineError> {
+    let mut held = Vec::new();
     loop {
         let limit = sh.concurrency_for(provider);
         let (p, owner, crash_limit) = (
@@ -195,9 +196,17 @@ async fn recover_provider(
                 Recovered::Held(job) => {
                     tracing::warn!(job_id = %job.id, crashes = job.crash_count, "job held after repeated crashes");
                     sh.publish(&job);
+                    held.push(job);
                 }
                 Recovered::Gone => {}
             }
+        }
+        // A held job has no asset row: the files its killed runs saved
+        // (complete images the gallery does not show) go now. Its staged
+        // outputs stay for the user's retry. A crash before this removal
+        // leaves them to the janitor's start-up sweep.
+        for job in held.drain(..) {
+            cleanup::remove_unowned_files(sh, &job, Vec::new()).await;
         }
         if !full {
             return Ok(());
@@ -205,15 +214,14 @@ async fn recover_provider(
     }
 }
 
-async fn claim_due(sh: &Arc<Shared>, tasks: &mut JoinSet<()>) -> Result<(), EngineError> {
+/// Claim due jobs of `providers` (from the scheduler's view), up to each
+/// one's limit.
+async fn claim_due(
+    sh: &Arc<Shared>,
+    providers: Vec<String>,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), EngineError> {
     // Paused by the user: nothing new starts (running jobs go on).
-    if sh.db(|s| s.read(q::queue_paused)).await? {
-        return Ok(());
-    }
-    let now = now_ms();
-    let providers = sh
-        .db(move |s| s.read(|c| q::providers_with_due_work(c, now)))
-        .await?;
     if !providers.is_empty() {
         runner::crashpoint(sh, "queued", "-").await;
     }

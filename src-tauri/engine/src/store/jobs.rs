@@ -1439,6 +1439,18 @@ pub fn recently_settled(conn: &Connection, since: i64, limit: u32) -> Result<Vec
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Running jobs held after repeated crashes (no runner runs them until
+/// the user retries them).
+pub fn held_running(conn: &Connection, limit: u32) -> Result<Vec<JobSummary>> {
+    let sql = format!(
+        "SELECT {JOB_COLS} FROM jobs WHERE status IN ({}) AND held = 1 LIMIT ?1",
+        running_sql()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([limit], summary)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Whether the user paused the queue (no new job starts; running ones
 /// finish).
 pub fn queue_paused(conn: &Connection) -> Result<bool> {
