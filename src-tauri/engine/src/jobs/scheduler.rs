@@ -68,6 +68,7 @@ pub(crate) async fn run(sh: Arc<Shared>, until: RunUntil) -> Result<(), EngineEr
                 .filter_map(|p| sh.cooldowns.remaining(p, now_ms()))
                 .min()
                 .map(|wait| now_ms() + wait.as_millis() as i64);
+            // Paused by the user: nothing new starts (running jobs go on).
             if !view.paused {
                 claim_due(&sh, view.due, &mut tasks).await?;
             }
@@ -221,7 +222,6 @@ async fn claim_due(
     providers: Vec<String>,
     tasks: &mut JoinSet<()>,
 ) -> Result<(), EngineError> {
-    // Paused by the user: nothing new starts (running jobs go on).
     if !providers.is_empty() {
         runner::crashpoint(sh, "queued", "-").await;
     }
