@@ -570,7 +570,8 @@ async fn poll(
 ) -> Result<Option<JobSummary>, EngineError> {
     // The handle, when the attempt started and whether its outputs are
     // staged already (a runner that staged them died before committing):
-    // one trip to a blocking thread, not three.
+    // one store call, not three (each call hands the worker's other tasks
+    // to another thread while it runs).
     let (key, number, staging) = (job.id.clone(), job.attempts, run.sh.staging.clone());
     let (handle, started, staged) = run
         .sh
@@ -819,8 +820,7 @@ async fn save(
     job: JobSummary,
 ) -> Result<Option<JobSummary>, EngineError> {
     let sh = Arc::clone(&run.sh);
-    // The handle and the staged outputs' list in one trip to a blocking
-    // thread.
+    // The handle and the staged outputs' list in one store call.
     let (key, staging) = (job.id.clone(), sh.staging.clone());
     let (handle, staged) = sh
         .db(move |s| Ok((s.read(|c| q::handle(c, &key))?, staging.staged(&key))))

@@ -919,8 +919,8 @@ pub fn next_wakeup(conn: &Connection, now: i64) -> Result<Option<i64>> {
 }
 
 /// What the scheduler needs to decide its next step, read at once (each
-/// read is a hop to a blocking thread and back, which costs more than the
-/// query): whether the queue is paused, which providers have due work,
+/// store call hands the worker's other tasks to another thread, which
+/// costs more than these queries): whether the queue is paused, which providers have due work,
 /// which have running jobs whose lease lapsed (when `with_expired`), and
 /// when the next queued job becomes due.
 #[derive(Debug, Clone, Default)]
@@ -1537,8 +1537,8 @@ mod tests {
     }
 
     /// The runner's and the scheduler's combined reads answer as their
-    /// single-purpose statements do (each read is a trip to a blocking
-    /// thread, so they are asked at once).
+    /// single-purpose statements do (each store call has a cost of its
+    /// own, so they are asked at once).
     #[test]
     fn combined_reads_answer_like_their_parts() {
         let dir = tempfile::tempdir().expect("temp dir");
