@@ -78,10 +78,7 @@ fn generate_without_wait_returns_the_queued_job_at_once() {
 #[test]
 fn cancel_and_retry_from_the_cli() {
     let cli = Cli::new();
-    let id = cli
-        .ok(&["generate", "--prompt", "x", "--size", "64x64"])
-        .trim()
-        .to_string();
+    let id = cli.generate(&["--prompt", "x", "--size", "64x64"]);
     assert!(cli.ok(&["cancel", &id]).contains("canceled"));
     let out = cli.run(&["cancel", &id]);
     assert_eq!(out.status.code(), Some(1));

@@ -59,20 +59,16 @@ fn check_finished_once(cli: &Cli, id: &str, count: usize) {
 
 fn crash_and_recover(point: &str) {
     let cli = Cli::new();
-    let id = cli
-        .ok(&[
-            "generate",
-            "--prompt",
-            "storm over the cliffs",
-            "--size",
-            "192x128",
-            "--count",
-            "2",
-            "--seed",
-            "9",
-        ])
-        .trim()
-        .to_string();
+    let id = cli.generate(&[
+        "--prompt",
+        "storm over the cliffs",
+        "--size",
+        "192x128",
+        "--count",
+        "2",
+        "--seed",
+        "9",
+    ]);
     kill_at(&cli, point);
     let started = Instant::now();
     cli.ok(&["work", "--until-idle"]);
@@ -113,10 +109,7 @@ fn crash_between_staging_and_its_commit() {
     crash_and_recover("staged");
     let cli_staging_is_empty = |cli: &Cli| walk(&cli.data.path().join("staging")).is_empty();
     let cli = Cli::new();
-    let id = cli
-        .ok(&["generate", "--prompt", "a lighthouse", "--size", "64x64"])
-        .trim()
-        .to_string();
+    let id = cli.generate(&["--prompt", "a lighthouse", "--size", "64x64"]);
     kill_at(&cli, "staged");
     assert!(
         !cli_staging_is_empty(&cli),
@@ -143,10 +136,7 @@ fn crash_just_after_rename() {
 #[test]
 fn a_job_that_keeps_crashing_the_worker_is_held_then_resumed_by_the_user() {
     let cli = Cli::new();
-    let id = cli
-        .ok(&["generate", "--prompt", "x", "--size", "64x64"])
-        .trim()
-        .to_string();
+    let id = cli.generate(&["--prompt", "x", "--size", "64x64"]);
     // Three crashes in flight (the default crash limit) hold the job.
     kill_at(&cli, "processing");
     kill_at(&cli, "processing");
@@ -168,10 +158,7 @@ fn a_job_that_keeps_crashing_the_worker_is_held_then_resumed_by_the_user() {
 #[test]
 fn a_job_held_after_crashes_mid_save_leaves_no_files() {
     let cli = Cli::new();
-    let id = cli
-        .ok(&["generate", "--prompt", "a kiln", "--size", "64x64"])
-        .trim()
-        .to_string();
+    let id = cli.generate(&["--prompt", "a kiln", "--size", "64x64"]);
     let cache = cli.data.path().join("cache");
     for _ in 0..3 {
         kill_at(&cli, "after_rename");
@@ -206,20 +193,16 @@ fn crash_against_replicate(point: &str) {
         .push(("EASEL_REPLICATE_BASE_URL".into(), emu.base_url.clone()));
     cli.env.push(("REPLICATE_API_TOKEN".into(), token.into()));
     let prompt = format!("a crash at {point}");
-    let id = cli
-        .ok(&[
-            "generate",
-            "--provider",
-            "replicate",
-            "--model",
-            "black-forest-labs/flux-dev",
-            "--prompt",
-            &prompt,
-            "--size",
-            "1024x1024",
-        ])
-        .trim()
-        .to_string();
+    let id = cli.generate(&[
+        "--provider",
+        "replicate",
+        "--model",
+        "black-forest-labs/flux-dev",
+        "--prompt",
+        &prompt,
+        "--size",
+        "1024x1024",
+    ]);
     kill_at(&cli, point);
     cli.ok(&["work", "--until-idle"]);
     check_finished_once(&cli, &id, 1);

@@ -108,8 +108,7 @@ fn a_lease_of_zero_is_refused() {
 #[test]
 fn a_job_canceled_while_saving_leaves_no_file() {
     let cli = Cli::new();
-    let id = job_id(&cli.ok(&[
-        "generate",
+    let id = cli.generate(&[
         "--prompt",
         "tall cliffs",
         "--size",
@@ -118,7 +117,7 @@ fn a_job_canceled_while_saving_leaves_no_file() {
         "8",
         "--seed",
         "3",
-    ]));
+    ]);
     let mut worker = cli
         .cmd()
         .env("EASEL_OFFLINE_LATENCY_MS", "0")
@@ -204,7 +203,7 @@ fn concurrent_creates_never_commit_more_than_the_budget() {
 fn retry_is_checked_against_the_budget() {
     let cli = Cli::new();
     write_config(&cli, BUDGET);
-    let a = job_id(&cli.ok(&["generate", "--prompt", "a", "--size", "64x64"]));
+    let a = cli.generate(&["--prompt", "a", "--size", "64x64"]);
     cli.ok(&["cancel", &a]);
     cli.ok(&["generate", "--prompt", "b", "--size", "64x64"]);
     let out = cli.run(&["retry", &a]);
@@ -238,15 +237,7 @@ fn an_existing_request_id_returns_its_job_before_any_other_check() {
 #[test]
 fn a_request_id_reused_for_another_request_is_a_conflict() {
     let cli = Cli::new();
-    let first = job_id(&cli.ok(&[
-        "generate",
-        "--prompt",
-        "one",
-        "--size",
-        "64x64",
-        "--request-id",
-        "r-2",
-    ]));
+    let first = cli.generate(&["--prompt", "one", "--size", "64x64", "--request-id", "r-2"]);
     let out = cli.run(&[
         "generate",
         "--prompt",
@@ -294,7 +285,7 @@ fn concurrent_first_opens_from_several_processes_all_succeed() {
 #[test]
 fn ctrl_c_and_sigterm_are_clean_exits_not_crashes() {
     let cli = Cli::new();
-    let id = job_id(&cli.ok(&["generate", "--prompt", "x", "--size", "64x64"]));
+    let id = cli.generate(&["--prompt", "x", "--size", "64x64"]);
     for sig in ["INT", "TERM", "INT"] {
         let mut child = work_at(&cli, "processing");
         signal(&child, sig);
@@ -310,7 +301,7 @@ fn ctrl_c_and_sigterm_are_clean_exits_not_crashes() {
 #[test]
 fn the_interrupted_list_leaves_out_jobs_another_live_process_runs() {
     let cli = Cli::new();
-    let id = job_id(&cli.ok(&["generate", "--prompt", "x", "--size", "64x64"]));
+    let id = cli.generate(&["--prompt", "x", "--size", "64x64"]);
     let mut child = work_at(&cli, "processing");
     let open = || {
         let config = easel_engine::Config::new(

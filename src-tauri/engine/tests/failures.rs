@@ -567,16 +567,7 @@ async fn canceling_a_running_job_stops_it_and_releases_its_reservation() {
     let engine = t.engine.clone();
     let id = job.id.clone();
     let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Forever).await });
-    for _ in 0..500 {
-        if t.engine.get(&job.id).await.expect("get").status == JobStatus::Processing {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        t.engine.get(&id).await.expect("get").status,
-        JobStatus::Processing
-    );
+    common::wait_for_status(&t.engine, &id, JobStatus::Processing).await;
     let canceled = t.engine.cancel(&id).await.expect("cancel");
     assert_eq!(canceled.status, JobStatus::Canceled);
     // Give the worker a few heartbeats to notice; nothing may change after.
@@ -605,11 +596,7 @@ async fn a_clean_exit_hands_running_jobs_to_the_next_start_at_once() {
         .expect("create");
     let engine = t.engine.clone();
     let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Forever).await });
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while t.engine.get(&job.id).await.expect("get").status != JobStatus::Processing {
-        assert!(std::time::Instant::now() < deadline, "never started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::wait_for_status(&t.engine, &job.id, JobStatus::Processing).await;
     assert_eq!(t.engine.release_leases().await.expect("release"), 1);
     worker.abort();
 

@@ -111,11 +111,7 @@ async fn due_jobs_that_cannot_start_leave_the_scheduler_asleep() {
     }
     let engine = t.engine.clone();
     let worker = tokio::spawn(async move { engine.run_worker(RunUntil::Idle).await });
-    let started = tokio::time::Instant::now();
-    while t.engine.get(&ids[0]).await.expect("get").status != JobStatus::Processing {
-        assert!(started.elapsed() < Duration::from_secs(30), "never started");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    common::wait_for_status(&t.engine, &ids[0], JobStatus::Processing).await;
     // The first job runs for 1.5 s; meanwhile the other two are due and
     // cannot start. Half a second of that: a few reads at most (the
     // recovery tick), not hundreds.
@@ -170,11 +166,7 @@ async fn a_paused_queue_leaves_the_scheduler_asleep() {
         JobStatus::Queued
     );
     t.engine.set_queue_paused(false).await.expect("resume");
-    let started = tokio::time::Instant::now();
-    while t.engine.get(&job.id).await.expect("get").status != JobStatus::Completed {
-        assert!(started.elapsed() < Duration::from_secs(30), "never ran");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::wait_for_status(&t.engine, &job.id, JobStatus::Completed).await;
     t.engine.stop();
     tokio::time::timeout(Duration::from_secs(30), worker)
         .await

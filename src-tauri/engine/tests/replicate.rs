@@ -694,12 +694,7 @@ async fn an_owed_cancel_is_kept_across_a_restart_and_retried_until_acknowledged(
     let id = created.id.clone();
     let worker = s.engine.run_worker(RunUntil::Forever);
     let cancel_then_stop = async {
-        loop {
-            if s.engine.get(&id).await.expect("get").status == JobStatus::Processing {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        common::wait_for_status(&s.engine, &id, JobStatus::Processing).await;
         s.engine.cancel(&id).await.expect("cancel");
         // Replicate answers 503 to every cancel; the worker keeps asking.
         let prediction = loop {

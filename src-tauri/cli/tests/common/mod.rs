@@ -49,17 +49,24 @@ impl Cli {
     }
 
     /// Queue a 256×256 OpenAI generation of `prompt`; the job's id.
+    /// `easel-cli generate ARGS` (without `--wait` or `--json`): the new
+    /// job's id, the first line it prints.
+    pub fn generate(&self, args: &[&str]) -> String {
+        let mut all = vec!["generate"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        out.lines().next().unwrap_or_default().trim().to_string()
+    }
+
     pub fn generate_openai(&self, prompt: &str) -> String {
-        let args = [
-            "generate",
+        self.generate(&[
             "--provider",
             "openai",
             "--prompt",
             prompt,
             "--size",
             "256x256",
-        ];
-        self.ok(&args).trim().to_string()
+        ])
     }
 
     pub fn cmd(&self) -> Command {

@@ -5,7 +5,7 @@
 pub mod keyed;
 
 use easel_engine::providers::{Capabilities, ModelInfo, Provider, Registry};
-use easel_engine::{Config, Engine, EngineError, JobDetail, Keys, NewJob, RunUntil};
+use easel_engine::{Config, Engine, EngineError, JobDetail, JobStatus, Keys, NewJob, RunUntil};
 use std::path::Path;
 use std::sync::Arc;
 use tempfile::TempDir;
@@ -204,6 +204,19 @@ pub async fn settle(engine: &Engine, id: &str) -> JobDetail {
     .expect("the job settles in time")
     .expect("run");
     engine.detail(id).await.expect("detail")
+}
+
+/// Wait (bounded: 30 s) until job `id` reaches `status`, while a worker the
+/// test started runs it; panics naming the status it never reached.
+pub async fn wait_for_status(engine: &Engine, id: &str, status: JobStatus) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while engine.get(id).await.expect("get").status != status {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job {id} never reached {status:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 /// The A1111 `parameters` text embedded in a stored PNG.
