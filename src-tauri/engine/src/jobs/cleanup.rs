@@ -3,6 +3,7 @@
 //! only the files its asset rows name stay (a superseded or crashed runner
 //! may have written others).
 
+use crate::library::JobFiles;
 use crate::model::{Asset, JobSummary};
 use crate::shared::Shared;
 use std::path::PathBuf;
@@ -20,22 +21,45 @@ pub(crate) fn asset_files(assets: &[Asset]) -> Vec<PathBuf> {
 /// logged: the job's state is already committed and a leftover file is
 /// removed by the next sweep of this job.
 pub(crate) async fn remove_unowned_files(sh: &Shared, job: &JobSummary, keep: Vec<PathBuf>) {
-    let library = sh.library();
-    let (id, created, epoch) = (job.id.clone(), job.created_at, job.lease_epoch);
-    let Some(created_at) = chrono::DateTime::from_timestamp_millis(created) else {
+    let Some(files) = job_files(job, keep) else {
         return;
     };
-    let removed = tokio::task::spawn_blocking(move || {
-        library.remove_job_files(&id, created_at, &keep, epoch)
+    remove(sh, vec![files], Some(&job.id)).await;
+}
+
+/// [`remove_unowned_files`] for several jobs that keep no file (jobs held
+/// after repeated crashes), with one pass over each folder for them all:
+/// the thumbnail folder holds every job's thumbnails.
+pub(crate) async fn remove_files_of_jobs(sh: &Shared, jobs: &[JobSummary]) {
+    let files: Vec<JobFiles> = jobs
+        .iter()
+        .filter_map(|job| job_files(job, Vec::new()))
+        .collect();
+    if !files.is_empty() {
+        remove(sh, files, None).await;
+    }
+}
+
+/// What the library may remove of `job`: files up to its lease epoch (a
+/// later runner's are not ours to touch) other than `keep`.
+fn job_files(job: &JobSummary, keep: Vec<PathBuf>) -> Option<JobFiles> {
+    Some(JobFiles {
+        job_id: job.id.clone(),
+        created_at: chrono::DateTime::from_timestamp_millis(job.created_at)?,
+        keep,
+        max_epoch: job.lease_epoch,
     })
-    .await;
+}
+
+async fn remove(sh: &Shared, files: Vec<JobFiles>, job_id: Option<&str>) {
+    let library = sh.library();
+    let removed = tokio::task::spawn_blocking(move || library.remove_jobs_files(&files)).await;
+    let job_id = job_id.unwrap_or("-");
     match removed {
         Ok(Ok(0)) => {}
-        Ok(Ok(n)) => {
-            tracing::info!(job_id = %job.id, files = n, "removed files no asset row names")
-        }
-        Ok(Err(e)) => tracing::warn!(job_id = %job.id, error = %e, "cannot remove the job's files"),
-        Err(e) => tracing::warn!(job_id = %job.id, error = %e, "file cleanup did not run"),
+        Ok(Ok(n)) => tracing::info!(job_id, files = n, "removed files no asset row names"),
+        Ok(Err(e)) => tracing::warn!(job_id, error = %e, "cannot remove the job's files"),
+        Err(e) => tracing::warn!(job_id, error = %e, "file cleanup did not run"),
     }
 }
 

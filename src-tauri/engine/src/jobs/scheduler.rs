@@ -206,9 +206,8 @@ async fn recover_provider(
         // (complete images the gallery does not show) go now. Its staged
         // outputs stay for the user's retry. A crash before this removal
         // leaves them to the janitor's start-up sweep.
-        for job in held.drain(..) {
-            cleanup::remove_unowned_files(sh, &job, Vec::new()).await;
-        }
+        cleanup::remove_files_of_jobs(sh, &held).await;
+        held.clear();
         if !full {
             return Ok(());
         }
