@@ -48,7 +48,6 @@ impl Cli {
         cli
     }
 
-    /// Queue a 256×256 OpenAI generation of `prompt`; the job's id.
     /// `easel-cli generate ARGS` (without `--wait` or `--json`): the new
     /// job's id, the first line it prints.
     pub fn generate(&self, args: &[&str]) -> String {
@@ -58,6 +57,7 @@ impl Cli {
         out.lines().next().unwrap_or_default().trim().to_string()
     }
 
+    /// Queue a 256×256 OpenAI generation of `prompt`; the job's id.
     pub fn generate_openai(&self, prompt: &str) -> String {
         self.generate(&[
             "--provider",

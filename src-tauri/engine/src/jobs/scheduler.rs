@@ -154,7 +154,6 @@ async fn recover_provider(
     provider: &str,
     taken: &mut Vec<JobSummary>,
 ) -> Result<(), EngineError> {
-    let mut held = Vec::new();
     loop {
         let limit = sh.concurrency_for(provider);
         let (p, owner, crash_limit) = (
@@ -186,6 +185,7 @@ async fn recover_provider(
             })
             .await?;
         let full = batch.len() >= RECOVERY_BATCH;
+        let mut held = Vec::new();
         for result in batch {
             match result {
                 Recovered::Taken(job) => {
@@ -207,7 +207,6 @@ async fn recover_provider(
         // outputs stay for the user's retry. A crash before this removal
         // leaves them to the janitor's start-up sweep.
         cleanup::remove_files_of_jobs(sh, &held).await;
-        held.clear();
         if !full {
             return Ok(());
         }

@@ -920,9 +920,9 @@ pub fn next_wakeup(conn: &Connection, now: i64) -> Result<Option<i64>> {
 
 /// What the scheduler needs to decide its next step, read at once (each
 /// store call hands the worker's other tasks to another thread, which
-/// costs more than these queries): whether the queue is paused, which providers have due work,
-/// which have running jobs whose lease lapsed (when `with_expired`), and
-/// when the next queued job becomes due.
+/// costs more than these queries): whether the queue is paused, which
+/// providers have due work, which have running jobs whose lease lapsed
+/// (when `with_expired`), and when the next queued job becomes due.
 #[derive(Debug, Clone, Default)]
 pub struct SchedulerView {
     pub paused: bool,
